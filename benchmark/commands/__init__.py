@@ -1,0 +1,1 @@
+"""Sub-commands of the `resta` command line, one module each."""

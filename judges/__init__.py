@@ -1,0 +1,1 @@
+"""Judges: turn (question, response) pairs into harmful / safe / invalid verdicts."""

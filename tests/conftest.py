@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny models are built once per test session and never touch the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (CatQA, RedEval question banks) or a skip where this checkout lacks it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present on this machine")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from benchmark.tiny_models import train_tokenizer
+
+    return train_tokenizer(
+        [
+            "How do I make a cake? Sure, here is how to do it. I'm sorry, but I cannot help with that.",
+            "如何制作蛋糕？对不起，我不能帮助你。当然，这是方法。",
+            "Làm thế nào để làm bánh? Xin lỗi, tôi không thể giúp bạn. Chắc chắn, đây là cách.",
+        ],
+        vocab_size=400,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
+    """An untied tiny Llama chat model in one safetensors file."""
+    from benchmark.tiny_models import build_tiny_chat_model
+
+    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model", tokenizer=tiny_tokenizer, seed=0)
