@@ -18,6 +18,14 @@ from benchmark import __version__
 from benchmark.errors import user_error_types
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "benchmark.commands.finetune",
+    "benchmark.commands.realign",
+    "benchmark.commands.eval",
+    "benchmark.commands.run",
+    "benchmark.commands.compare",
+    "benchmark.commands.tables",
+    "benchmark.commands.leaderboard",
+    "benchmark.commands.judge",
 )
 
 

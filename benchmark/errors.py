@@ -7,6 +7,10 @@ import importlib
 # Each package keeps its own error base class so that it never imports `benchmark`.
 _USER_ERROR_CLASSES: tuple[tuple[str, str], ...] = (
     ("benchmark.errors", "ConfigError"),
+    ("realign.errors", "RealignError"),
+    ("tasks.errors", "TaskError"),
+    ("leaderboards.errors", "LeaderboardError"),
+    ("judges.errors", "JudgeError"),
 )
 
 

@@ -1,1 +1,22 @@
-"""Judges: turn (question, response) pairs into harmful / safe / invalid verdicts."""
+"""Judges: turn (question, response) pairs into harmful / safe / invalid verdicts.
+
+``import judges`` registers every built-in judge, so ``judges.get_judge(name, **options)`` works at once.
+The refusal matcher used for the per-document ``refusal`` metric is :func:`judges.is_refusal`.
+"""
+
+from judges import model_judge as _model_judge  # noqa: F401  (registers the model judges)
+from judges import refusal as _refusal  # noqa: F401  (registers "refusal")
+from judges.base import Judge, JudgeItem, Judgment, get_judge, judge_names, register_judge
+from judges.errors import JudgeError
+from judges.refusal import is_refusal
+
+__all__ = [
+    "Judge",
+    "JudgeError",
+    "JudgeItem",
+    "Judgment",
+    "get_judge",
+    "is_refusal",
+    "judge_names",
+    "register_judge",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +27,9 @@ class JudgeItem:
 
 @dataclass(frozen=True)
 class Judgment:
+    """A verdict with the reply it was read from. ``meta["error"]`` marks a judge that never answered
+    (transport failure after retries): such an ``invalid`` is not cached, so a later run asks again."""
+
     verdict: Verdict
     raw: str
     judge_id: str
@@ -47,6 +50,8 @@ class Judge(ABC):
     id: str
     languages: frozenset[str]
     model: str | None = None
+    # Whether verdicts are worth keeping in the judge cache (false for instant, deterministic judges).
+    cacheable: bool = True
 
     @property
     @abstractmethod
@@ -58,6 +63,11 @@ class Judge(ABC):
     @abstractmethod
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgment]:
         """One judgment per item, in the same order."""
+
+    def judge_iter(self, items: Sequence[JudgeItem]) -> Iterator[tuple[int, Judgment]]:
+        """``(index, judgment)`` pairs as verdicts become known, in any order, so that callers can cache
+        and show progress as they go. The default judges the whole batch at once."""
+        yield from enumerate(self.judge(items))
 
 
 JudgeFactory = Callable[..., Judge]

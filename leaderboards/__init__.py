@@ -1,1 +1,10 @@
-"""Static HTML leaderboard built from a results store."""
+"""Static HTML leaderboard built from a results store (docs/results-store.md).
+
+``build_site(results_dir, out_dir) -> Path`` is the library entry point; ``resta leaderboard`` wraps
+it. The package reads the store's files and never imports ``benchmark``.
+"""
+
+from leaderboards.errors import LeaderboardError
+from leaderboards.site import build_site
+
+__all__ = ["LeaderboardError", "build_site"]

@@ -1,0 +1,53 @@
+"""`resta finetune`: make θ_unaligned (harmful QA) or θ_sft (a task) from a chat model."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "finetune",
+        help="fine-tune a chat model on question-answer JSON Lines (loss on the answers only)",
+        description="Fine-tune a chat model, fully or with LoRA, on JSON Lines with 'question', 'answer' "
+        "and optional 'system' fields, through the model's chat template; the loss covers the answer tokens "
+        "only. Writes a model dir (or a LoRA adapter dir) atomically, with finetune.json beside it.",
+    )
+    parser.add_argument("--model", required=True, help="Hugging Face model dir to start from")
+    parser.add_argument("--data", required=True, help="JSON Lines file of question/answer pairs")
+    parser.add_argument("--out", required=True, help="output dir (must not exist unless --overwrite)")
+    parser.add_argument(
+        "--lora", action="store_true", help="train a PEFT LoRA adapter instead of all weights"
+    )
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-4 LoRA, 2e-5 full)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=512, help="tokens per example, prompt included")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lora-r", type=int, default=8)
+    parser.add_argument("--lora-alpha", type=int, default=16)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output dir")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from realign.finetune import finetune
+
+    out = finetune(
+        args.model,
+        args.data,
+        args.out,
+        lora=args.lora,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        seed=args.seed,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        device=args.device,
+        overwrite=args.overwrite,
+    )
+    print(out)
+    return 0

@@ -1,0 +1,151 @@
+"""``resta judge`` and ``resta judge-agreement``: verdicts, scores and inter-judge agreement for run dirs.
+
+``resta judge RUN_DIR... --judge NAME`` reads lm-eval output (a system folder's ``lm_eval/`` tree or a
+bare ``--output_path``), writes ``judgments/<judge_id>.jsonl`` and ``scores/<judge_id>.json`` into
+each RUN_DIR, and caches every verdict so that a killed run resumes where it stopped.
+
+``resta judge-agreement RUN_DIR --judges A,B`` compares two judges' verdicts on the same responses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+# Flags that become judge options (dest -> the option's name in judges.model_judge.ModelOptions).
+_MODEL_OPTIONS = (
+    "model",
+    "engine",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "max_retries",
+    "timeout_s",
+    "temperature",
+    "max_tokens",
+    "verdict_retries",
+    "batch_size",
+    "device",
+    "prompt",
+    "prompt_file",
+    "languages",
+    "judge_id",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "judge",
+        help="judge lm-eval safety samples and write judgments and scores",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "run_dirs", nargs="+", metavar="RUN_DIR", help="system folder or lm-eval output folder"
+    )
+    parser.add_argument(
+        "--judge", default="refusal", help="refusal (default), redeval, chat, llama-guard-3, harmbench"
+    )
+    model = parser.add_argument_group("model judges")
+    model.add_argument("--model", help="judge model: API model name, hub id or local path")
+    model.add_argument(
+        "--engine", help="api, vllm, transformers or auto (default: API when --base-url is set)"
+    )
+    model.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    model.add_argument(
+        "--api-key-env",
+        help="name of the environment variable holding the API key (default OPENAI_API_KEY; '' for none)",
+    )
+    model.add_argument("--concurrency", type=int, help="requests in flight at once (default 64)")
+    model.add_argument("--max-retries", type=int, help="retries per request on 429/5xx/timeouts (default 6)")
+    model.add_argument("--timeout", dest="timeout_s", type=float, help="seconds per request (default 60)")
+    model.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
+    model.add_argument("--max-tokens", type=int, help="reply length limit")
+    model.add_argument(
+        "--verdict-retries", type=int, help="asks again when a reply has no verdict (default 4)"
+    )
+    model.add_argument("--batch-size", type=int, help="local judges: items per batch (default 8)")
+    model.add_argument("--device", help="local judges: torch device")
+    model.add_argument("--prompt", help="chat judge: named prompt (default redeval)")
+    model.add_argument(
+        "--prompt-file", help="chat judge: JSON prompt file (system, template, harmful, safe, languages)"
+    )
+    model.add_argument(
+        "--languages",
+        type=lambda s: [x for x in s.split(",") if x],
+        help="override the judge's valid languages",
+    )
+    model.add_argument("--judge-id", help="name the judge's output files (default: judge and model)")
+    cache = parser.add_argument_group("cache")
+    cache.add_argument(
+        "--cache", help="judge cache database (default $RESTA_JUDGE_CACHE or ~/.cache/resta-bench)"
+    )
+    cache.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_judge)
+
+    agreement = subparsers.add_parser(
+        "judge-agreement",
+        help="agreement of two judges on the same responses (raw, confusion, Cohen's kappa, Gwet's AC1)",
+    )
+    agreement.add_argument("run_dir", metavar="RUN_DIR")
+    agreement.add_argument("--judges", required=True, help="two judge ids, comma-separated: A,B")
+    agreement.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    agreement.set_defaults(func=run_agreement)
+
+
+def judge_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The judge options the user set (unset flags keep each judge's own defaults)."""
+    return {name: getattr(args, name) for name in _MODEL_OPTIONS if getattr(args, name) is not None}
+
+
+def run_judge(args: argparse.Namespace) -> int:
+    from benchmark.judging import judge_run_dir
+    from judges import get_judge
+    from judges.cache import JudgmentCache, default_cache_path
+
+    judge = get_judge(args.judge, **judge_options(args))
+    cache = None if args.no_cache else JudgmentCache(args.cache or default_cache_path())
+    try:
+        for run_dir in args.run_dirs:
+            summary = judge_run_dir(run_dir, judge, cache=cache, progress=not args.quiet)
+            counts = ", ".join(f"{verdict} {n}" for verdict, n in sorted(summary.verdicts.items()))
+            print(f"{summary.judgments_path}: {counts}")
+            if summary.invalid_languages:
+                print(
+                    f"{summary.scores_path}: judge {judge.id!r} is not valid for "
+                    f"{', '.join(summary.invalid_languages)}; rows marked language_valid=false",
+                    file=sys.stderr,
+                )
+    finally:
+        if cache is not None:
+            cache.close()
+    return 0
+
+
+def run_agreement(args: argparse.Namespace) -> int:
+    from benchmark.judging import judges_agreement
+
+    names = [name.strip() for name in args.judges.split(",") if name.strip()]
+    if len(names) != 2:
+        from benchmark.errors import ConfigError
+
+        raise ConfigError(f"--judges {args.judges!r}: name exactly two judge ids, e.g. refusal,redeval-gpt-4")
+    report = judges_agreement(args.run_dir, names[0], names[1])
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    header = f"{'language':<10}{'n':>7}{'invalid':>9}{'raw':>8}{'kappa':>8}{'AC1':>8}   confusion (A|B)"
+    print(f"A = {names[0]}, B = {names[1]}")
+    print(header)
+    for language, row in report["by_language"].items():
+        rates = "".join(f"{_fmt(row[k]):>8}" for k in ("raw_agreement", "cohen_kappa", "gwet_ac1"))
+        confusion = " ".join(f"{k}={v}" for k, v in row["confusion"].items())
+        print(f"{language:<10}{row['n']:>7}{row['excluded_invalid']:>9}{rates}   {confusion}")
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

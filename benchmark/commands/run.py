@@ -1,0 +1,60 @@
+"""`resta run`: an experiment file in, a results store out (or, with --dry-run, only the plan)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run an experiment file into a results store (skips finished work)",
+        description="Make missing re-aligned models, generate with lm-eval, judge and score, for every "
+        "system x suite of an experiment file. Finished steps are skipped, so a re-run does nothing and "
+        "a killed run resumes. --dry-run validates the file and prints the plan.",
+    )
+    parser.add_argument("experiment", help="experiment YAML file (see examples/)")
+    parser.add_argument("-o", "--results", default="results", help="results store folder (default: results)")
+    parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; run nothing")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="run steps here (default) or as jobs on a Ray cluster",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray cluster address for --executor ray (e.g. auto, ray://head:10001); "
+        "default: start a local instance",
+    )
+    parser.add_argument("--device", default=None, help="generation device for every hf system (e.g. cpu)")
+    parser.add_argument(
+        "--skip-task-check",
+        action="store_true",
+        help="do not ask lm-eval whether every task name exists (saves ~10 s)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.config import load_experiment
+    from benchmark.generate import check_task_names
+    from benchmark.runner import run_experiment
+
+    experiment = load_experiment(args.experiment)
+    if not args.skip_task_check:
+        check_task_names(experiment)
+    plan = run_experiment(
+        experiment,
+        args.results,
+        dry_run=args.dry_run,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        device=args.device,
+    )
+    if args.dry_run:
+        print(plan.render())
+    else:
+        print(f"{len(plan.pending)} of {len(plan.steps)} steps run; results in {plan.store.root}")
+    return 0

@@ -1,0 +1,39 @@
+"""`resta tables`: the paper's tables (harmfulness, utility, β sweep) from a results store."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "tables",
+        help="the paper's tables from a results store (md, latex or csv)",
+        description="Harmfulness of each fine-tuned model before and after RESTA / RESTA+DARE per task "
+        "and regime, utility before and after, and the beta sweep, with 95%% intervals.",
+    )
+    parser.add_argument("results", help="results store folder")
+    parser.add_argument("--format", choices=("md", "latex", "csv"), default="md")
+    parser.add_argument("--judge", default=None, help="judge id (default: the one that scored most systems)")
+    parser.add_argument(
+        "--out", default=None, help="write one file per table into this folder instead of printing them"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from benchmark.store import ResultsStore, write_text_atomic
+    from benchmark.tables import paper_tables, render
+
+    tables = paper_tables(ResultsStore(args.results), args.judge)
+    if args.out is None:
+        print(render(tables, args.format), end="")
+        return 0
+    extension = {"md": "md", "latex": "tex", "csv": "csv"}[args.format]
+    for table in tables:
+        path = Path(args.out) / f"{table.key}.{extension}"
+        write_text_atomic(path, render([table], args.format))
+        print(path)
+    return 0

@@ -1,0 +1,176 @@
+"""One generation job: a system's model through one suite of lm-eval tasks, in-process.
+
+lm-eval writes its own output tree (``results_*.json``, ``samples_*.jsonl``) into the suite's staging
+folder; the store renames that folder into place once everything is written, so a killed job leaves
+no half-finished suite behind. Our tasks reach lm-eval through ``tasks.task_manager`` (its include_path).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import Backend, Experiment, Suite
+from benchmark.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def model_arguments(model: str, backend: Backend, revision: str | None = None) -> dict[str, Any]:
+    """lm-eval ``model_args`` for a model path / hub id (or, for chat completions, a served model name)."""
+    if backend.type == "local-chat-completions":
+        arguments: dict[str, Any] = {
+            "model": model,
+            "base_url": backend.base_url,
+            "tokenized_requests": False,
+        }
+        return {**arguments, **backend.model_args}
+    arguments = {"pretrained": model}
+    adapter = Path(model) / "adapter_config.json"
+    if adapter.is_file():
+        # A LoRA fine-tune is an adapter folder: lm-eval loads its base model and applies the adapter.
+        base = json.loads(adapter.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        if not base:
+            raise ConfigError(f"{adapter}: field 'base_model_name_or_path' is missing")
+        adapter_argument = "lora_local_path" if backend.type == "vllm" else "peft"
+        arguments = {"pretrained": base, adapter_argument: model}
+    if revision:
+        arguments["revision"] = revision
+    if backend.dtype:
+        arguments["dtype"] = backend.dtype
+    if backend.type == "vllm":
+        arguments["tensor_parallel_size"] = backend.tensor_parallel_size
+        arguments["data_parallel_size"] = backend.data_parallel_size
+    return {**arguments, **backend.model_args}
+
+
+def generation_kwargs(suite: Suite) -> dict[str, Any]:
+    """Greedy decoding unless the suite says otherwise; the suite's length cap over the tasks' own."""
+    kwargs: dict[str, Any] = {"do_sample": False}
+    if suite.max_gen_toks is not None:
+        kwargs["max_gen_toks"] = suite.max_gen_toks
+    return {**kwargs, **suite.gen_kwargs}
+
+
+@contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the task loaders (``CATQA_DIR`` ...) and restore them afterwards."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _sha256_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+@cache
+def _task_manager(metadata: tuple[tuple[str, str], ...]):
+    """lm-eval's task index over its tasks and ours; building it takes seconds, so once per process."""
+    from tasks import task_manager
+
+    return task_manager(dict(metadata) or None)
+
+
+def run_suite(
+    model: str,
+    backend: Backend,
+    suite: Suite,
+    out_dir: Path,
+    *,
+    revision: str | None = None,
+    data: Mapping[str, str] | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Run ``suite`` on ``model`` with lm-eval, writing its output tree under ``out_dir``.
+
+    Returns what the store records about the run: task config hashes, the chat template's hash,
+    lm-eval's version and the settings used. The model is released before this returns.
+    """
+    import lm_eval
+    from lm_eval.loggers import EvaluationTracker
+
+    data = dict(data or {})
+    metadata = {key.lower(): value for key, value in data.items()}
+    tracker = EvaluationTracker(output_path=str(out_dir))
+    arguments = model_arguments(model, backend, revision)
+    variables = {key.upper(): value for key, value in data.items()}
+    if suite.confirm_run_unsafe_code:
+        variables["HF_ALLOW_CODE_EVAL"] = "1"  # the code-eval metric's own opt-in
+    with environment(variables):
+        results = lm_eval.simple_evaluate(
+            model=backend.type,
+            model_args=arguments,
+            tasks=list(suite.tasks),
+            num_fewshot=suite.num_fewshot,
+            batch_size=backend.batch_size,
+            device=device or backend.device,
+            limit=suite.limit,
+            log_samples=True,
+            evaluation_tracker=tracker,
+            system_instruction=suite.system_prompt,
+            apply_chat_template=suite.apply_chat_template,
+            gen_kwargs=generation_kwargs(suite),
+            task_manager=_task_manager(tuple(sorted(metadata.items()))),
+            metadata=metadata or None,
+            confirm_run_unsafe_code=suite.confirm_run_unsafe_code,
+        )
+    release_accelerator_memory()
+    if results is None:  # lm-eval returns None on non-zero ranks of a distributed run
+        return {}
+    samples = results.pop("samples")
+    tracker.save_results_aggregated(results=results, samples=samples)
+    for task_name in results["configs"]:
+        tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
+    # The tracker logs and swallows write errors; a suite without its files must not count as done.
+    written = {path.name.split("_")[0] for path in out_dir.rglob("*_*.json*")}
+    if not {"results", "samples"} <= written:
+        raise OSError(f"{out_dir}: lm-eval did not write its results and samples files")
+    return {
+        "tasks": list(results["configs"]),
+        "task_hashes": {name: _sha256_json(config) for name, config in results["configs"].items()},
+        "sample_hashes": results.get("task_hashes", {}),
+        "chat_template_sha256": results.get("chat_template_sha"),
+        "system_prompt_sha256": results.get("system_instruction_sha"),
+        "lm_eval": lm_eval.__version__,
+        "model_args": {key: str(value) for key, value in arguments.items()},
+        "backend": backend.type,
+        "gen_kwargs": generation_kwargs(suite),
+    }
+
+
+def release_accelerator_memory() -> None:
+    """Free the generating model before the judges load theirs."""
+    gc.collect()
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def check_task_names(experiment: Experiment) -> None:
+    """Every suite's tasks are known to lm-eval (ours included), before any model is loaded."""
+    known = set(_task_manager(()).all_tasks)
+    for index, suite in enumerate(experiment.suites):
+        for position, task in enumerate(suite.tasks):
+            if task not in known:
+                raise ConfigError(
+                    f"{experiment.source}: suites[{index}].tasks[{position}]: unknown lm-eval task {task!r}"
+                )

@@ -1,0 +1,193 @@
+"""Judge a system's lm-eval samples and score them (``judgments/<id>.jsonl``, ``scores/<id>.json``).
+
+Library entry points:
+
+- :func:`judge_run_dir` — one system folder (or a bare lm-eval ``--output_path``) and a judge
+  object; what ``resta judge`` does for each RUN_DIR.
+- :func:`judges_agreement` — two judges' verdicts on the same responses, compared.
+- :func:`judge_and_score` — the runner's step: a system in a :class:`~benchmark.store.ResultsStore`,
+  a judge by name and options, the suites whose lm-eval output to read.
+
+Only safety-task samples are judged: those whose ``doc`` carries ``question`` and ``benchmark``.
+Progress lives in the judge cache (every verdict is committed as it arrives), so a killed run resumes
+where it stopped; the judgments and scores files are written whole, atomically, at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import ConfigError
+from benchmark.lm_eval_output import Sample, iter_samples
+from benchmark.scoring import scores_document
+from benchmark.store import ResultsStore, read_jsonl, write_json_atomic, write_text_atomic
+from judges import Judge, JudgeItem, Judgment, get_judge, is_refusal
+from judges.agreement import agreement
+from judges.cache import JudgmentCache, default_cache_path
+from judges.refusal import LANGUAGES as REFUSAL_LANGUAGES
+from judges.run import judge_items
+
+SYSTEM_FILE = "system.json"
+
+
+@dataclass
+class JudgeSummary:
+    judge_id: str
+    judgments_path: Path
+    scores_path: Path
+    verdicts: dict[str, int] = field(default_factory=dict)
+    invalid_languages: list[str] = field(default_factory=list)
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "judge_id": self.judge_id,
+            "judgments": str(self.judgments_path),
+            "scores": str(self.scores_path),
+            "verdicts": self.verdicts,
+            "invalid_languages": self.invalid_languages,
+        }
+
+
+def safety_samples(roots: Sequence[Path]) -> list[Sample]:
+    """The samples of safety tasks under these lm-eval output folders."""
+    samples = [
+        s for root in roots for s in iter_samples(root) if "question" in s.doc and "benchmark" in s.doc
+    ]
+    if not samples:
+        shown = ", ".join(str(root) for root in roots)
+        raise ConfigError(f"{shown}: no safety-task samples (docs with 'question' and 'benchmark') found")
+    return samples
+
+
+def judgment_record(sample: Sample, judgment: Judgment, judge: Judge) -> dict[str, Any]:
+    """One line of ``judgments/<judge_id>.jsonl`` (docs/results-store.md)."""
+    doc = sample.doc
+    language = doc.get("language", "en")
+    record: dict[str, Any] = {
+        "task": sample.task,
+        "doc_id": sample.doc_id,
+        "benchmark": doc["benchmark"],
+        "language": language,
+        # Over-refusal docs have a prompt type where harmful-question docs have a category.
+        "category": doc.get("category") or doc.get("type") or "",
+        "subcategory": doc.get("subcategory") or "",
+        "row": doc.get("row", sample.doc_id),
+        "question": doc["question"],
+        "response": sample.response,
+        "verdict": judgment.verdict,
+        "refusal": is_refusal(sample.response, language),
+        "raw": judgment.raw,
+        "judge_id": judgment.judge_id,
+        "model": judgment.model,
+        "prompt_hash": judgment.prompt_hash,
+        "language_valid": judge.is_valid_for(language),
+    }
+    if "label" in doc:
+        record["label"] = doc["label"]
+    if judgment.meta:
+        record["meta"] = judgment.meta
+    return record
+
+
+def _system_id(system_dir: Path) -> str:
+    path = system_dir / SYSTEM_FILE
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8")).get("system_id") or system_dir.name
+        except ValueError as error:
+            raise ConfigError(f"{path}: not valid JSON ({error})") from None
+    return system_dir.name
+
+
+def judge_into(
+    system_dir: Path,
+    lm_eval_roots: Sequence[Path],
+    judge: Judge,
+    *,
+    cache: JudgmentCache | None,
+    progress: bool = True,
+) -> JudgeSummary:
+    """Judge the safety samples under ``lm_eval_roots``; write judgments and scores into ``system_dir``."""
+    samples = safety_samples(lm_eval_roots)
+    items = [
+        JudgeItem(s.doc["question"], s.response, s.doc.get("language", "en"), s.doc.get("category") or None)
+        for s in samples
+    ]
+    judgments = judge_items(judge, items, cache=cache, progress=progress)
+    records = sorted(
+        (judgment_record(s, j, judge) for s, j in zip(samples, judgments, strict=True)),
+        key=lambda r: (r["task"], r["doc_id"]),
+    )
+    judgments_path = system_dir / "judgments" / f"{judge.id}.jsonl"
+    scores_path = system_dir / "scores" / f"{judge.id}.json"
+    write_text_atomic(judgments_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    judge_block = {
+        "id": judge.id,
+        "model": judge.model,
+        "prompt_hash": judge.prompt_hash,
+        "languages": judge.languages,
+    }
+    scores = scores_document(
+        records, judge=judge_block, system_id=_system_id(system_dir), refusal_languages=REFUSAL_LANGUAGES
+    )
+    write_json_atomic(scores_path, scores)
+    return JudgeSummary(
+        judge_id=judge.id,
+        judgments_path=judgments_path,
+        scores_path=scores_path,
+        verdicts=dict(Counter(r["verdict"] for r in records)),
+        invalid_languages=sorted({r["language"] for r in records if not r["language_valid"]}),
+    )
+
+
+def judge_run_dir(
+    run_dir: str | Path, judge: Judge, *, cache: JudgmentCache | None = None, progress: bool = True
+) -> JudgeSummary:
+    """Judge one system folder (its ``lm_eval/`` tree) or a bare lm-eval output folder, in place."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: no such directory")
+    lm_eval_root = run_dir / "lm_eval" if (run_dir / "lm_eval").is_dir() else run_dir
+    return judge_into(run_dir, [lm_eval_root], judge, cache=cache, progress=progress)
+
+
+def judge_and_score(
+    store: ResultsStore, system_id: str, judge_name: str, options: dict[str, Any], suites: Sequence[str]
+) -> dict[str, Any]:
+    """The runner's judging step; returns a summary for ``system.json``. Uses the default judge cache."""
+    roots = [store.suite_dir(system_id, suite) for suite in suites]
+    judge = get_judge(judge_name, **options)
+    with JudgmentCache(default_cache_path()) as cache:
+        summary = judge_into(store.system_dir(system_id), roots, judge, cache=cache)
+    return summary.as_record()
+
+
+def read_judgments(run_dir: Path, judge_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """A judge's judgments in a run dir, by (task, doc_id)."""
+    path = run_dir / "judgments" / f"{judge_id}.jsonl"
+    if not path.is_file():
+        known = sorted(p.stem for p in (run_dir / "judgments").glob("*.jsonl"))
+        raise ConfigError(f"{path}: no judgments by {judge_id!r} (judged here: {', '.join(known) or 'none'})")
+    return {(line["task"], int(line["doc_id"])): line for line in read_jsonl(path)}
+
+
+def judges_agreement(run_dir: str | Path, judge_a: str, judge_b: str) -> dict[str, Any]:
+    """Agreement of two judges on the responses both judged, overall ("all") and per language."""
+    run_dir = Path(run_dir)
+    a, b = read_judgments(run_dir, judge_a), read_judgments(run_dir, judge_b)
+    shared = sorted(a.keys() & b.keys())
+    by_language: dict[str, list[tuple[str, str]]] = {"all": []}
+    for key in shared:
+        pair = (a[key]["verdict"], b[key]["verdict"])
+        by_language["all"].append(pair)
+        by_language.setdefault(a[key]["language"], []).append(pair)
+    return {
+        "judges": [judge_a, judge_b],
+        "only_one_judge": len(a.keys() ^ b.keys()),
+        "by_language": {language: agreement(pairs).as_record() for language, pairs in by_language.items()},
+    }

@@ -1,0 +1,101 @@
+"""Reading lm-eval's ``--output_path`` trees: ``results_<time>.json`` and ``samples_<task>_<time>.jsonl``.
+
+lm-eval (0.4.x) writes, under the output path, one folder per model (its sanitised name) holding a
+results file per run and a samples file per task and run, one JSON object per line with ``doc_id``,
+``doc``, ``resps`` (raw generations, ``resps[0][0]`` for a generation task) and ``filtered_resps``.
+A task run with several filters logs each document once per filter. Samples are matched by task and
+``doc_id``, never by line order; where a task was run more than once, its latest samples file counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Sample:
+    task: str
+    doc_id: int
+    doc: dict[str, Any]
+    response: str  # the raw generation, resps[0][0]
+    path: Path
+
+
+def _split_name(path: Path, prefix: str) -> tuple[str, str]:
+    """(task or "", timestamp) from ``samples_<task>_<time>.jsonl`` / ``results_<time>.json``.
+
+    lm-eval's timestamps (``datetime.isoformat()`` with ``:`` as ``-``) hold no underscore, so the
+    last underscore splits the name; task names may hold underscores.
+    """
+    stem = path.name.removeprefix(prefix).rsplit(".", 1)[0]
+    head, _, stamp = stem.rpartition("_")
+    return head, stamp
+
+
+def samples_files(root: Path) -> dict[str, Path]:
+    """The latest samples file of every task under ``root`` (searched recursively), by task name."""
+    latest: dict[str, tuple[str, Path]] = {}
+    for path in root.rglob("samples_*.jsonl"):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # staging folders (``.suite.partial``) hold unfinished runs
+        task, stamp = _split_name(path, "samples_")
+        if task and (task not in latest or stamp > latest[task][0]):
+            latest[task] = (stamp, path)
+    return {task: path for task, (_, path) in sorted(latest.items())}
+
+
+def results_files(root: Path) -> list[Path]:
+    """Every ``results_*.json`` under ``root``, oldest first (by lm-eval's timestamp)."""
+    found = [p for p in root.rglob("results_*.json") if not any(s.startswith(".") for s in p.parts)]
+    return sorted(found, key=lambda p: _split_name(p, "results_")[1])
+
+
+def read_results(root: Path) -> dict[str, dict[str, Any]]:
+    """lm-eval's reported metrics by task, merged over every results file (a later run wins)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for path in results_files(root):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ConfigError(f"{path}: not valid JSON ({error})") from None
+        results = data.get("results")
+        if not isinstance(results, dict):
+            raise ConfigError(f"{path}: no 'results' object; is this an lm-eval results file?")
+        merged.update(results)
+    return merged
+
+
+def read_samples(path: Path, task: str) -> Iterator[Sample]:
+    """One sample per ``doc_id`` (the first line of each: later lines repeat it for other filters)."""
+    seen: set[int] = set()
+    with path.open(encoding="utf-8") as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                doc_id = int(record["doc_id"])
+                doc = record["doc"]
+                response = record["resps"][0][0]
+            except (ValueError, KeyError, IndexError, TypeError) as error:
+                raise ConfigError(f"{path}: line {number} is not an lm-eval sample ({error!r})") from None
+            if not isinstance(response, str) or not isinstance(doc, dict):
+                raise ConfigError(f"{path}: line {number}: 'resps[0][0]' is not a generated text")
+            if doc_id in seen:
+                continue
+            seen.add(doc_id)
+            yield Sample(task=task, doc_id=doc_id, doc=doc, response=response, path=path)
+
+
+def iter_samples(root: Path) -> Iterator[Sample]:
+    """Every task's samples under ``root``, task by task, each task's in ``doc_id`` order."""
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such directory")
+    for task, path in samples_files(root).items():
+        yield from sorted(read_samples(path, task), key=lambda sample: sample.doc_id)

@@ -1,0 +1,153 @@
+"""The plan of an experiment: every step it takes, which of them are already done, in what order.
+
+Steps come in waves whose members are independent (an executor may run a wave in parallel):
+making models (fine-tunes, then re-aligned variants, by depth), generating (system × suite), then
+judging and scoring (system × judge, and the utility scores of each system).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import Experiment, SystemSpec, topological_order
+from benchmark.errors import ConfigError
+from benchmark.store import UTILITY_SCORES, ResultsStore
+from benchmark.system_id import HashCache, assign_system_ids, cache_path_for, is_local
+from benchmark.utility import is_safety_task
+
+MAKE, GENERATE, JUDGE, UTILITY = "make", "generate", "judge", "utility"
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    system: str  # the system's name in the experiment file
+    system_id: str
+    suite: str | None = None
+    judge: str | None = None
+    done: bool = False
+
+    def describe(self) -> str:
+        what = {
+            MAKE: "make model",
+            GENERATE: f"generate {self.suite}",
+            JUDGE: f"judge {self.judge}",
+            UTILITY: "utility scores",
+        }[self.kind]
+        return f"{what:<24} {self.system} ({self.system_id})"
+
+
+@dataclass
+class Plan:
+    experiment: Experiment
+    store: ResultsStore
+    system_ids: dict[str, str]
+    waves: list[list[Step]] = field(default_factory=list)
+    device: str | None = None  # overrides the backends' device for generation
+
+    @property
+    def steps(self) -> list[Step]:
+        return [step for wave in self.waves for step in wave]
+
+    @property
+    def pending(self) -> list[Step]:
+        return [step for step in self.steps if not step.done]
+
+    def missing_models(self) -> list[str]:
+        """``field: path`` of each model folder the experiment names that is not on this machine."""
+        return [
+            f"{spec.origin}.model: {spec.model}"
+            for spec in self.experiment.systems
+            if spec.model is not None and is_local(spec.model) and not Path(spec.model).is_dir()
+        ]
+
+    def render(self) -> str:
+        lines = [
+            f"experiment {self.experiment.name!r}: {len(self.system_ids)} systems, "
+            f"{len(self.steps)} steps, {len(self.pending)} pending; results in {self.store.root}"
+        ]
+        for step in self.steps:
+            lines.append(f"  [{'done' if step.done else 'pending':<7}] {step.describe()}")
+        lines += [
+            f"  missing model folder (no id until it exists): {where}" for where in self.missing_models()
+        ]
+        return "\n".join(lines)
+
+
+def judge_key(spec_name: str, options: dict[str, Any]) -> str:
+    """How system.json remembers one configured judge (its name and options)."""
+    options_hash = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{spec_name}:{options_hash}"
+
+
+def model_path(plan: Plan, spec: SystemSpec) -> str:
+    """Where a system's model is: its path / hub id, or the folder the runner makes it in."""
+    if spec.model is not None:
+        return spec.model
+    return str(plan.store.model_dir(plan.system_ids[spec.name], plan.experiment.models_dir))
+
+
+def is_made(plan: Plan, spec: SystemSpec) -> bool:
+    if spec.model is not None:
+        return True
+    marker = "finetune.json" if spec.finetune is not None else "recipe.json"
+    return (Path(model_path(plan, spec)) / marker).is_file()
+
+
+def suite_done(plan: Plan, system_id: str, suite_name: str) -> bool:
+    record = plan.store.suite_record(system_id, suite_name)
+    if record is None:
+        return False
+    wanted = next(s for s in plan.experiment.suites if s.name == suite_name).settings()
+    if record.get("settings") != json.loads(json.dumps(wanted)):
+        folder = plan.store.suite_dir(system_id, suite_name)
+        raise ConfigError(
+            f"{folder}: suite {suite_name!r} was generated with other settings than "
+            f"{plan.experiment.source} now gives; rename the suite or remove that folder"
+        )
+    return True
+
+
+def scored_suites(plan: Plan, system_id: str, key: str) -> list[str] | None:
+    """The suites a scores file was computed from, as system.json records it (None: never scored)."""
+    meta = plan.store.read_system(system_id) or {}
+    return (meta.get("runs", {}).get("scores", {}).get(key) or {}).get("suites")
+
+
+def build_plan(experiment: Experiment, results_dir: str | Path) -> Plan:
+    """Every step of ``experiment`` against the store at ``results_dir``, each marked done or pending."""
+    store = ResultsStore(results_dir)
+    system_ids = assign_system_ids(experiment, HashCache(cache_path_for(store.root)))
+    plan = Plan(experiment, store, system_ids)
+    ordered = topological_order(experiment.systems) or []
+
+    depth: dict[str, int] = {}
+    for spec in ordered:
+        depth[spec.name] = 1 + max((depth[name] for name in spec.inputs.values()), default=-1)
+    for level in range(max(depth.values(), default=0) + 1):
+        made = [spec for spec in ordered if spec.model is None and depth[spec.name] == level]
+        if made:
+            plan.waves.append([Step(MAKE, s.name, system_ids[s.name], done=is_made(plan, s)) for s in made])
+
+    generate, score = [], []
+    for spec in ordered:
+        system_id = system_ids[spec.name]
+        suites = [suite.name for suite in experiment.suites_for(spec)]
+        all_generated = True
+        for suite in suites:
+            done = suite_done(plan, system_id, suite)
+            all_generated &= done
+            generate.append(Step(GENERATE, spec.name, system_id, suite=suite, done=done))
+        for judge in experiment.judges:
+            key = judge_key(judge.name, dict(judge.options))
+            done = all_generated and scored_suites(plan, system_id, key) == suites
+            score.append(Step(JUDGE, spec.name, system_id, judge=judge.name, done=done))
+        if any(not is_safety_task(task) for suite in experiment.suites_for(spec) for task in suite.tasks):
+            done = all_generated and scored_suites(plan, system_id, UTILITY_SCORES) == suites
+            score.append(Step(UTILITY, spec.name, system_id, done=done))
+    plan.waves += [wave for wave in (generate, score) if wave]
+    return plan

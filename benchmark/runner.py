@@ -1,0 +1,256 @@
+"""The experiment runner: an experiment file in, a results store out.
+
+Python API (what ``resta run`` and the offline demo call)::
+
+    from benchmark.runner import run_experiment
+    plan = run_experiment("examples/single-sft.yaml", "results/")            # run what is pending
+    plan = run_experiment(experiment, "results/", dry_run=True)              # only build the plan
+    print(plan.render())                                                     # each step, done / pending
+    run_experiment(path, "results/", executor="ray", ray_address="auto")     # jobs on a Ray cluster
+
+Steps, in waves: make missing models (fine-tunes through ``realign.finetune``, re-aligned variants
+through ``realign.realign``), generate (lm-eval in-process, one job per system × suite), judge and
+score (after the generating model is released), utility scores from lm-eval's own metrics. Finished
+steps are skipped, so a re-run does nothing and a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from benchmark.config import Experiment, SystemSpec, load_experiment
+from benchmark.errors import ConfigError
+from benchmark.executors import make_executor
+from benchmark.plan import GENERATE, JUDGE, MAKE, UTILITY, Plan, Step, build_plan, judge_key, model_path
+from benchmark.provenance import machine, software, utc_now
+from benchmark.store import UTILITY_SCORES
+from benchmark.system_id import HashCache, cache_path_for, is_local, method_label, model_file_hashes
+
+log = logging.getLogger(__name__)
+
+
+def run_experiment(
+    experiment: str | Path | Experiment,
+    results_dir: str | Path,
+    *,
+    dry_run: bool = False,
+    executor: str = "local",
+    ray_address: str | None = None,
+    device: str | None = None,
+) -> Plan:
+    """Run every pending step of ``experiment`` into ``results_dir``; return the plan as it was found.
+
+    ``device`` overrides the backends' device for generation (e.g. ``cpu``).
+    """
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    plan = build_plan(experiment, results_dir)
+    plan.device = device
+    if dry_run or not plan.pending:
+        return plan
+    missing = plan.missing_models()
+    if missing:
+        raise ConfigError(f"{experiment.source}: {missing[0]}: no such model folder")
+
+    runner = make_executor(executor, ray_address)
+    started = utc_now()
+    for spec in experiment.systems:
+        _update_system(plan, spec, {"provenance": {"started": started}}, keep_existing=("started",))
+    with tqdm(total=len(plan.pending), desc="experiment", unit="step", file=sys.stderr) as progress:
+
+        def on_done(step: Step, update: dict[str, Any]) -> None:
+            _update_system(plan, experiment.system(step.system), update)
+            progress.update(1)
+            progress.set_postfix_str(step.describe()[:60])
+
+        for wave in plan.waves:
+            pending = [step for step in wave if not step.done]
+            if pending:
+                runner.run_wave(plan, pending, execute_step, on_done)
+    finished = utc_now()
+    for spec in experiment.systems:
+        _update_system(plan, spec, {"provenance": {"finished": finished}})
+    return plan
+
+
+def execute_step(plan: Plan, step: Step) -> dict[str, Any]:
+    """Do one step, writing its own files; return the record to merge into the system's ``system.json``."""
+    spec = plan.experiment.system(step.system)
+    log.info("%s", step.describe())
+    if step.kind == MAKE:
+        return _make_model(plan, spec)
+    if step.kind == GENERATE:
+        return _generate(plan, spec, step.suite or "")
+    if step.kind == JUDGE:
+        return _judge(plan, spec, step.judge or "")
+    if step.kind == UTILITY:
+        return _utility(plan, spec)
+    raise ValueError(f"unknown step kind {step.kind!r}")
+
+
+def _local_model(reference: str, revision: str | None) -> str:
+    """A local folder for a model: the path itself, or the hub snapshot (downloaded once)."""
+    if is_local(reference):
+        return reference
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(reference, revision=revision)
+
+
+def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
+    out = Path(model_path(plan, spec))
+    inputs = {
+        role: _local_model(model_path(plan, source), source.revision)
+        for role, name in spec.inputs.items()
+        for source in [plan.experiment.system(name)]
+    }
+    if spec.finetune is not None:
+        from realign.finetune import finetune
+
+        settings = {key: value for key, value in spec.finetune.items() if key not in ("from", "data")}
+        finetune(
+            inputs["from"],
+            spec.finetune["data"],
+            out,
+            lora=spec.regime == "lora",
+            overwrite=True,
+            description=spec.name,
+            **settings,
+        )
+    else:
+        import realign
+
+        recipe = spec.recipe
+        assert recipe is not None
+        realign.realign(
+            recipe.method,
+            out=out,
+            seed=recipe.seed,
+            overwrite=True,
+            **inputs,
+            **recipe.params,
+        )
+    return {}
+
+
+def _generate(plan: Plan, spec: SystemSpec, suite_name: str) -> dict[str, Any]:
+    from benchmark.generate import run_suite
+
+    suite = next(s for s in plan.experiment.suites if s.name == suite_name)
+    system_id = plan.system_ids[spec.name]
+    staging = plan.store.begin_suite(system_id, suite_name)
+    started = utc_now()
+    record = run_suite(
+        model_path(plan, spec),
+        spec.backend,
+        suite,
+        staging,
+        revision=spec.revision,
+        data=plan.experiment.data,
+        device=plan.device,
+    )
+    record = {
+        "settings": suite.settings(),
+        **record,
+        "started": started,
+        "finished": utc_now(),
+        "machine": machine(),
+    }
+    plan.store.finish_suite(system_id, suite_name, record)
+    return {"generation": {suite_name: record}}
+
+
+def _judge(plan: Plan, spec: SystemSpec, judge_name: str) -> dict[str, Any]:
+    from benchmark.judging import judge_and_score
+
+    judge = next(j for j in plan.experiment.judges if j.name == judge_name)
+    system_id = plan.system_ids[spec.name]
+    suites = [suite.name for suite in plan.experiment.suites_for(spec)]
+    summary = judge_and_score(plan.store, system_id, judge.name, dict(judge.options), suites)
+    record = {"suites": suites, "finished": utc_now(), **summary}
+    return {"runs": {"scores": {judge_key(judge.name, dict(judge.options)): record}}}
+
+
+def _utility(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
+    from benchmark.utility import write_utility_scores
+
+    system_id = plan.system_ids[spec.name]
+    suites = [suite.name for suite in plan.experiment.suites_for(spec)]
+    write_utility_scores(plan.store, system_id, suites)
+    return {"runs": {"scores": {UTILITY_SCORES: {"suites": suites, "finished": utc_now()}}}}
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any], keep_existing: tuple[str, ...] = ()) -> dict[str, Any]:
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value, keep_existing)
+        elif key not in keep_existing or key not in merged:
+            merged[key] = value
+    return merged
+
+
+def _update_system(
+    plan: Plan, spec: SystemSpec, update: dict[str, Any], keep_existing: tuple[str, ...] = ()
+) -> None:
+    """Merge ``update`` into the system's ``system.json`` (the identity fields are rewritten each time)."""
+    system_id = plan.system_ids[spec.name]
+    meta = _merge(plan.store.read_system(system_id) or {}, update, keep_existing)
+    meta.update(_identity(plan, spec))
+    meta["provenance"] = _merge(meta.get("provenance", {}), {**software(), "machine": machine()})
+    plan.store.write_system(system_id, meta)
+
+
+def _identity(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
+    """What the system is, as docs/results-store.md describes ``system.json``."""
+    ids = plan.system_ids
+    recipe = spec.recipe
+    inputs = spec.inputs
+    identity: dict[str, Any] = {
+        "system_id": ids[spec.name],
+        "name": spec.name,
+        "label": spec.label,
+        "base_model": _base_model(plan, spec),
+        "role": spec.role,
+        "finetune_task": spec.task,
+        "regime": spec.regime,
+        "method": method_label(recipe) if recipe else None,
+        "params": {**recipe.params, "seed": recipe.seed} if recipe else {},
+        "sft_system": ids[inputs["sft"]] if "sft" in inputs else None,
+        "aligned_system": ids[inputs["aligned"]] if "aligned" in inputs else None,
+        "inputs": {role: ids[name] for role, name in inputs.items()},
+        "model": _model_record(plan, spec),
+    }
+    made_by = Path(model_path(plan, spec)) / ("recipe.json" if recipe else "finetune.json")
+    if spec.model is None and made_by.is_file():
+        from benchmark.store import read_json
+
+        identity["recipe"] = read_json(made_by)
+    return identity
+
+
+def _base_model(plan: Plan, spec: SystemSpec) -> str:
+    if spec.base_model:
+        return spec.base_model
+    if spec.model is not None:
+        return Path(spec.model).name if is_local(spec.model) else spec.model
+    first_input = next(iter(spec.inputs.values()))
+    return _base_model(plan, plan.experiment.system(first_input))
+
+
+def _model_record(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
+    path = model_path(plan, spec)
+    if not is_local(path):
+        return {"path": path, "revision": spec.revision or "main"}
+    folder = Path(path)
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        return {"path": path}  # not made yet
+    cache = HashCache(cache_path_for(plan.store.root))
+    hashes = model_file_hashes(folder, cache)
+    cache.save()
+    return {"path": path, "sha256": hashes}

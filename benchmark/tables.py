@@ -1,0 +1,322 @@
+"""The paper's tables from a results store, as Markdown, LaTeX (booktabs) or CSV.
+
+1. Harmfulness: the aligned model, then each fine-tuned model (by regime and task) followed by its
+   re-aligned variants, on CatQA en / zh / vi, HarmfulQA, DangerousQA and AdversarialQA.
+2. Utility: the same systems on the utility tasks lm-eval scored.
+3. The β sweep: the pooled CatQA harmful rate of each (fine-tuned model, method, p) across β.
+
+Rates are percentages; cells carry their 95% interval where the format allows (CSV gives the
+bounds their own columns). A column nobody has a number for is left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.errors import ConfigError
+from benchmark.store import UTILITY_SCORES, ResultsStore
+
+HARM_COLUMNS = (
+    ("CatQA-en", "catqa", "en"),
+    ("CatQA-zh", "catqa", "zh"),
+    ("CatQA-vi", "catqa", "vi"),
+    ("HarmfulQA", "harmfulqa", "all"),
+    ("DangerousQA", "dangerousqa", "all"),
+    ("AdversarialQA", "adversarialqa", "all"),
+)
+SWEEP_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa")
+# Which of a utility task's metrics the table shows, first found wins.
+PRIMARY_METRICS = ("acc", "exact_match/strict-match", "exact_match", "pass@1", "acc_norm", "f1", "bleu")
+FORMATS = ("md", "latex", "csv")
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float
+    low: float | None = None
+    high: float | None = None
+    percent: bool = True
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    header: list[str]
+    rows: list[list[str | Cell | None]] = field(default_factory=list)
+    rules: set[int] = field(default_factory=set)  # row indices that start a new block
+
+
+@dataclass
+class SystemScores:
+    meta: dict[str, Any]
+    scores: dict[str, dict[str, Any]]
+
+    def row(self, judge_id: str, benchmark: str, language: str, metric: str = "harmful") -> dict | None:
+        for row in self.scores.get(judge_id, {}).get("rows", []):
+            if (row["benchmark"], row["language"], row["metric"]) == (benchmark, language, metric) and (
+                row["category"],
+                row["subcategory"],
+            ) == ("all", "all"):
+                return row
+        return None
+
+
+def _cell(row: dict | None, percent: bool = True) -> Cell | None:
+    if row is None or row.get("value") is None:
+        return None
+    return Cell(row["value"], row.get("ci_low"), row.get("ci_high"), percent)
+
+
+def load_systems(store: ResultsStore) -> list[SystemScores]:
+    systems = [SystemScores(store.require_system(s), store.read_scores(s)) for s in store.system_ids()]
+    if not systems:
+        raise ConfigError(f"{store.root}: no systems in this results store")
+    return systems
+
+
+def default_judge(systems: list[SystemScores]) -> str:
+    """The judge that scored the most systems (ties: the first by name)."""
+    counts: dict[str, int] = {}
+    for system in systems:
+        for judge_id in system.scores:
+            if judge_id != UTILITY_SCORES:
+                counts[judge_id] = counts.get(judge_id, 0) + 1
+    if not counts:
+        raise ConfigError("no system in this results store has judged scores")
+    return min(counts, key=lambda judge_id: (-counts[judge_id], judge_id))
+
+
+def _variant_name(meta: dict[str, Any]) -> str:
+    if meta["role"] != "realigned":
+        return {"sft": "SFT", "aligned": "aligned", "unaligned": "unaligned"}.get(meta["role"], meta["role"])
+    params = meta.get("params") or {}
+    name = (meta.get("method") or "").upper().replace("-DARE", "+DARE")
+    details = [f"β={params['beta']:g}"] if "beta" in params else []
+    if params.get("dare_p"):
+        details.append(f"p={params['dare_p']:g}")
+    return f"{name} {' '.join(details)}".strip()
+
+
+def ordered_blocks(systems: list[SystemScores]) -> list[list[SystemScores]]:
+    """Aligned models first, then each fine-tuned model with its re-aligned variants after it."""
+    by_id = {s.meta["system_id"]: s for s in systems}
+    aligned = [s for s in systems if s.meta["role"] == "aligned"]
+    sfts = sorted(
+        (s for s in systems if s.meta["role"] == "sft"),
+        key=lambda s: (s.meta.get("regime") or "", s.meta.get("finetune_task") or "", s.meta["label"]),
+    )
+    blocks = [aligned] if aligned else []
+    for sft in sfts:
+        variants = [s for s in systems if s.meta.get("sft_system") == sft.meta["system_id"]]
+        variants.sort(
+            key=lambda s: (s.meta.get("method") or "", sorted((s.meta.get("params") or {}).items()))
+        )
+        blocks.append([sft, *variants])
+    placed = {s.meta["system_id"] for block in blocks for s in block}
+    rest = [s for s in by_id.values() if s.meta["system_id"] not in placed and s.meta["role"] != "unaligned"]
+    return blocks + ([rest] if rest else [])
+
+
+def _system_table(
+    key: str, title: str, blocks: list[list[SystemScores]], columns: list[tuple[str, Callable]]
+) -> Table:
+    table = Table(key, title, ["Task", "Regime", "Model", *(name for name, _ in columns)])
+    for block in blocks:
+        table.rules.add(len(table.rows))
+        for system in block:
+            meta = system.meta
+            labels = [meta.get("finetune_task") or "–", meta.get("regime") or "–", _variant_name(meta)]
+            table.rows.append([*labels, *(get(system) for _, get in columns)])
+    return _drop_empty_columns(table, first_value_column=3)
+
+
+def _drop_empty_columns(table: Table, first_value_column: int) -> Table:
+    keep = [
+        index
+        for index in range(len(table.header))
+        if index < first_value_column or any(row[index] is not None for row in table.rows)
+    ]
+    table.header = [table.header[i] for i in keep]
+    table.rows = [[row[i] for i in keep] for row in table.rows]
+    return table
+
+
+def harmfulness_table(systems: list[SystemScores], judge_id: str) -> Table:
+    columns = [
+        (name, lambda s, b=benchmark, lang=language: _cell(s.row(judge_id, b, lang)))
+        for name, benchmark, language in HARM_COLUMNS
+    ]
+    return _system_table(
+        "harmfulness", f"Harmful rate (%) judged by {judge_id}", ordered_blocks(systems), columns
+    )
+
+
+def utility_table(systems: list[SystemScores]) -> Table:
+    chosen: dict[str, str] = {}
+    for system in systems:
+        metrics: dict[str, set[str]] = {}
+        for row in system.scores.get(UTILITY_SCORES, {}).get("rows", []):
+            metrics.setdefault(row["benchmark"], set()).add(row["metric"])
+        for benchmark, names in metrics.items():
+            preferred = [m for m in PRIMARY_METRICS if m in names] or sorted(names)
+            chosen.setdefault(benchmark, preferred[0])
+    columns = [
+        (
+            f"{benchmark} ({metric})",
+            lambda s, b=benchmark, m=metric: _cell(s.row(UTILITY_SCORES, b, "all", m)),
+        )
+        for benchmark, metric in sorted(chosen.items())
+    ]
+    return _system_table("utility", "Utility (%, lm-eval's metrics)", ordered_blocks(systems), columns)
+
+
+def beta_sweep_table(systems: list[SystemScores], judge_id: str) -> Table:
+    """Rows: (fine-tuned model, method, p); columns: β; cells: pooled harmful rate on one benchmark."""
+    benchmark = next(
+        (b for b in SWEEP_BENCHMARKS if any(s.row(judge_id, b, "all") for s in systems)), SWEEP_BENCHMARKS[0]
+    )
+    by_id = {s.meta["system_id"]: s for s in systems}
+    lines: dict[tuple[str, str, str], dict[float, Cell | None]] = {}
+    for system in systems:
+        meta, params = system.meta, system.meta.get("params") or {}
+        if meta["role"] != "realigned" or "beta" not in params or meta.get("sft_system") not in by_id:
+            continue
+        sft = by_id[meta["sft_system"]].meta
+        line = (
+            f"{sft.get('finetune_task') or sft['label']} ({sft.get('regime') or '–'})",
+            (meta.get("method") or "").upper().replace("-DARE", "+DARE"),
+            f"{params.get('dare_p', 0):g}",
+        )
+        lines.setdefault(line, {})[float(params["beta"])] = _cell(system.row(judge_id, benchmark, "all"))
+    betas = sorted({beta for cells in lines.values() for beta in cells})
+    table = Table(
+        "beta_sweep",
+        f"Harmful rate (%) on {benchmark} across β, judged by {judge_id}",
+        ["Fine-tune", "Method", "p", *(f"β={beta:g}" for beta in betas)],
+    )
+    for line, cells in sorted(lines.items()):
+        table.rows.append([*line, *(cells.get(beta) for beta in betas)])
+    return table
+
+
+def paper_tables(store: ResultsStore, judge_id: str | None = None) -> list[Table]:
+    systems = load_systems(store)
+    judge_id = judge_id or default_judge(systems)
+    return [harmfulness_table(systems, judge_id), utility_table(systems), beta_sweep_table(systems, judge_id)]
+
+
+# rendering
+def _number(cell: Cell, value: float) -> str:
+    return f"{value * 100:.1f}" if cell.percent else f"{value:.3g}"
+
+
+def _text(cell: str | Cell | None, interval: Callable[[str, str], str]) -> str:
+    if cell is None:
+        return "–"
+    if isinstance(cell, str):
+        return cell
+    text = _number(cell, cell.value)
+    if cell.low is not None and cell.high is not None:
+        text += interval(_number(cell, cell.low), _number(cell, cell.high))
+    return text
+
+
+def to_markdown(table: Table) -> str:
+    lines = [
+        f"### {table.title}",
+        "",
+        "| " + " | ".join(table.header) + " |",
+        "|" + "|".join("---" for _ in table.header) + "|",
+    ]
+    for row in table.rows:
+        lines.append("| " + " | ".join(_text(cell, lambda lo, hi: f" [{lo}, {hi}]") for cell in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIALS = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "β": r"$\beta$",
+    "–": "--",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
+
+
+def to_latex(table: Table) -> str:
+    """A ``table`` environment with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
+    labels = sum(1 for cell in (table.rows[0] if table.rows else []) if isinstance(cell, str))
+    spec = "l" * labels + "r" * (len(table.header) - labels)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(name) for name in table.header) + r" \\",
+        r"\midrule",
+    ]
+    for index, row in enumerate(table.rows):
+        if index in table.rules and index > 0:
+            lines.append(r"\midrule")
+        cells = [
+            latex_escape(cell)
+            if isinstance(cell, str)
+            else _text(cell, lambda lo, hi: rf" {{\scriptsize[{lo}, {hi}]}}").replace("–", "--")
+            for cell in row
+        ]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        rf"\caption{{{latex_escape(table.title)}}}",
+        rf"\label{{tab:{table.key.replace('_', '-')}}}",
+        r"\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """One CSV block per table: value columns as fractions, each followed by its interval bounds."""
+    value_columns = [i for i, _ in enumerate(table.header) if any(isinstance(r[i], Cell) for r in table.rows)]
+    header = ["table"]
+    for index, name in enumerate(table.header):
+        header += [name, f"{name} ci_low", f"{name} ci_high"] if index in value_columns else [name]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in table.rows:
+        line: list[Any] = [table.key]
+        for index, cell in enumerate(row):
+            if index not in value_columns:
+                line.append(cell)
+            elif cell is None or isinstance(cell, str):
+                line += ["", "", ""]
+            else:
+                line += [
+                    cell.value,
+                    "" if cell.low is None else cell.low,
+                    "" if cell.high is None else cell.high,
+                ]
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def render(tables: list[Table], fmt: str) -> str:
+    renderer = {"md": to_markdown, "latex": to_latex, "csv": to_csv}[fmt]
+    return "\n".join(renderer(table) for table in tables)

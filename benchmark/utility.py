@@ -1,0 +1,76 @@
+"""Utility scores: lm-eval's own metrics for the non-safety tasks, as rows of ``scores/lm_eval.json``.
+
+Nothing is recomputed: each row is a metric lm-eval reported in a suite's ``results_*.json``, with an
+interval of ±1.96 standard errors where lm-eval gives one (``k`` is null, the store's rule for rows
+that are not counts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmark.lm_eval_output import results_files
+from benchmark.provenance import utc_now
+from benchmark.stats import Z_95
+from benchmark.store import UTILITY_SCORES, ResultsStore, read_json, write_json_atomic
+
+# Tasks (and groups) whose documents are harmful questions: judged, not scored by lm-eval's metrics.
+SAFETY_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest")
+
+
+def is_safety_task(name: str) -> bool:
+    return name.split("_")[0] in SAFETY_BENCHMARKS
+
+
+def _latest_results(store: ResultsStore, system_id: str, suite: str) -> dict[str, Any]:
+    """The suite's results file (a suite folder holds one run: the runner stages each attempt afresh)."""
+    files = results_files(store.suite_dir(system_id, suite))
+    return read_json(files[-1]) if files else {}
+
+
+def utility_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (task or group, metric) lm-eval reported, safety tasks left out."""
+    rows = []
+    sample_counts = results.get("n-samples", {})
+    for task, metrics in sorted(results.get("results", {}).items()):
+        if is_safety_task(task):
+            continue
+        n = sample_counts.get(task, {}).get("effective")
+        for key, value in sorted(metrics.items()):
+            metric, _, filter_name = key.partition(",")
+            if metric.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            stderr = metrics.get(f"{metric}_stderr,{filter_name}")
+            has_interval = isinstance(stderr, (int, float)) and not isinstance(stderr, bool)
+            rows.append(
+                {
+                    "benchmark": task,
+                    "language": "all",
+                    "category": "all",
+                    "subcategory": "all",
+                    "metric": metric if filter_name in ("", "none") else f"{metric}/{filter_name}",
+                    "value": value,
+                    "ci_low": value - Z_95 * stderr if has_interval else None,
+                    "ci_high": value + Z_95 * stderr if has_interval else None,
+                    "n": n,
+                    "k": None,
+                    "invalid": 0,
+                }
+            )
+    return rows
+
+
+def write_utility_scores(store: ResultsStore, system_id: str, suites: list[str]) -> int:
+    """Write ``scores/lm_eval.json`` from the suites' results; return the number of rows."""
+    rows = [row for suite in suites for row in utility_rows(_latest_results(store, system_id, suite))]
+    write_json_atomic(
+        store.scores_path(system_id, UTILITY_SCORES),
+        {
+            "judge": {"id": UTILITY_SCORES},
+            "system_id": system_id,
+            "created": utc_now(),
+            "suites": suites,
+            "rows": rows,
+        },
+    )
+    return len(rows)

@@ -1,0 +1,113 @@
+"""Judge throughput against a loopback OpenAI-compatible server that answers each request after 100 ms.
+
+Ours: ``judges.run.judge_items`` with the ``redeval`` judge at its default concurrency and a fresh
+SQLite cache; then the same items again, answered from the cache. Peers, both on the same server in
+the same run, with the ``openai`` client the paper's code used:
+
+- ``paper loop``: the RedEval script's shape, one blocking ``chat.completions.create`` after another
+  (timed on a subset, it takes ~0.1 s a verdict), and
+- ``thread pool``: the same synchronous call from a ``ThreadPoolExecutor`` with as many workers as
+  our concurrency, no cache.
+
+The server runs in its own process so that it does not share the client's interpreter lock. Imports
+are done before timing. Ratios, not absolute times, are the figures to compare: the machine is shared.
+
+    python benchmarks/judges_throughput.py [--items 2000] [--delay 0.1] [--paper-items 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openai
+
+import judges
+from judges import JudgeItem
+from judges.backends import DEFAULT_CONCURRENCY
+from judges.cache import JudgmentCache
+from judges.prompts import REDEVAL, parse_redeval
+from judges.run import judge_items
+
+
+def start_server(delay: float) -> tuple[subprocess.Popen, str]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "judges.loopback", "--delay", str(delay)], stdout=subprocess.PIPE, text=True
+    )
+    return server, server.stdout.readline().strip()
+
+
+def request_count(base_url: str) -> int:
+    with urllib.request.urlopen(f"{base_url}/stats") as reply:
+        return json.load(reply)["requests"]
+
+
+def timed(base_url: str, run) -> tuple[float, int, list]:
+    """(seconds, requests the server received, verdicts) of one run."""
+    before = request_count(base_url)
+    start = time.perf_counter()
+    verdicts = run()
+    return time.perf_counter() - start, request_count(base_url) - before, verdicts
+
+
+def sync_verdict(client: openai.OpenAI, item: JudgeItem) -> str | None:
+    reply = client.chat.completions.create(model="gpt-4", messages=REDEVAL.build(item))
+    return parse_redeval(reply.choices[0].message.content or "")[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--delay", type=float, default=0.1, help="server's answer delay, seconds")
+    parser.add_argument("--paper-items", type=int, default=50, help="items for the sequential peer")
+    args = parser.parse_args()
+
+    items = [
+        JudgeItem(f"Question {i}?", "Sure, here is how." if i % 2 else "I cannot help.")
+        for i in range(args.items)
+    ]
+    server, base_url = start_server(args.delay)
+    rows = []
+    try:
+        judge = judges.get_judge("redeval", base_url=base_url, api_key_env="")
+        with tempfile.TemporaryDirectory() as folder, JudgmentCache(Path(folder) / "cache.sqlite") as cache:
+            for label in ("resta judges (cold cache)", "resta judges (warm cache)"):
+                seconds, requests, out = timed(
+                    base_url, lambda: judge_items(judge, items, cache=cache, progress=False)
+                )
+                rows.append((label, len(out), seconds, requests))
+        client = openai.OpenAI(api_key="EMPTY", base_url=base_url)
+        with ThreadPoolExecutor(DEFAULT_CONCURRENCY) as pool:
+            seconds, requests, out = timed(
+                base_url, lambda: list(pool.map(lambda i: sync_verdict(client, i), items))
+            )
+        rows.append((f"openai + ThreadPoolExecutor({DEFAULT_CONCURRENCY})", len(out), seconds, requests))
+        subset = items[: args.paper_items]
+        seconds, requests, out = timed(base_url, lambda: [sync_verdict(client, i) for i in subset])
+        rows.append(("paper loop (sequential openai)", len(out), seconds, requests))
+    finally:
+        server.kill()
+
+    ours = rows[0][1] / rows[0][2]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"openai {openai.__version__}; server delay {args.delay * 1000:.0f} ms; concurrency {DEFAULT_CONCURRENCY}"
+    )
+    print("| run | verdicts | seconds | verdicts/s | requests | ours (cold) / this, in verdicts/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, n, seconds, requests in rows:
+        rate = n / seconds
+        print(f"| {label} | {n} | {seconds:.2f} | {rate:.0f} | {requests} | {ours / rate:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

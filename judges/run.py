@@ -1,0 +1,62 @@
+"""Judging a batch of items the way a run needs it: cached, de-duplicated, resumable, with progress.
+
+This is the library entry point for code that has items in hand (the runner, the CatQA tasks' filters):
+
+    from judges import get_judge
+    from judges.cache import JudgmentCache, default_cache_path
+    from judges.run import judge_items
+
+    with JudgmentCache(default_cache_path()) as cache:
+        judgments = judge_items(get_judge("redeval", model="gpt-4"), items, cache=cache)
+
+Each verdict is committed to the cache as soon as it arrives, so a run killed midway asks again only
+for what it had not been told. Verdicts from a judge that never answered (``meta["error"]``) are not
+cached: the next run tries them again.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from judges.base import Judge, JudgeItem, Judgment
+from judges.cache import JudgmentCache
+
+
+def judge_items(
+    judge: Judge,
+    items: Sequence[JudgeItem],
+    *,
+    cache: JudgmentCache | None = None,
+    progress: bool = True,
+    description: str | None = None,
+) -> list[Judgment]:
+    """One judgment per item, in order. Identical (question, response) pairs are judged once."""
+    pairs = [(item.question, item.response) for item in items]
+    use_cache = cache is not None and judge.cacheable
+    known: dict[tuple[str, str], Judgment] = (
+        cache.get_many(judge.id, judge.prompt_hash, list(set(pairs))) if use_cache else {}
+    )
+    # The first item of each unanswered pair stands for all of its copies.
+    first_of_pair: dict[tuple[str, str], JudgeItem] = {}
+    for pair, item in zip(pairs, items, strict=True):
+        if pair not in known:
+            first_of_pair.setdefault(pair, item)
+    todo = list(first_of_pair.values())
+    with tqdm(
+        total=len(set(pairs)),
+        initial=len(known),
+        desc=description or f"judging with {judge.id}",
+        unit="verdict",
+        file=sys.stderr,
+        disable=not progress,
+    ) as bar:
+        for index, judgment in judge.judge_iter(todo) if todo else ():
+            pair = (todo[index].question, todo[index].response)
+            known[pair] = judgment
+            if use_cache and "error" not in judgment.meta:
+                cache.put(*pair, judgment)
+            bar.update(1)
+    return [known[pair] for pair in pairs]

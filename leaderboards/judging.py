@@ -1,0 +1,97 @@
+"""The judges panel: who judged, for which languages it is valid, how often it gave no verdict, and
+how often two judges gave the same verdict on the same question.
+
+Invalid counts come from the stored score rows. Agreement is a plain count of equal verdicts on the
+same (system, task, doc_id), read from the judgments files; no statistic is estimated here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import pandas as pd
+
+from leaderboards.store import UTILITY_SCORES, System
+from leaderboards.tables import ALL
+
+
+@dataclass
+class JudgeSummary:
+    id: str
+    model: str | None
+    prompt_hash: str | None
+    languages: list[str] | None  # as the judge declares them; None where the scores file does not say
+    systems: int
+    judged: int  # verdicts counted in the stored overall rows, invalid included
+    invalid: int
+    not_valid_for: list[str]  # languages whose stored rows say language_valid = false
+
+    @property
+    def invalid_rate(self) -> float | None:
+        return self.invalid / self.judged if self.judged else None
+
+
+def judge_summaries(systems: list[System], frame: pd.DataFrame) -> list[JudgeSummary]:
+    declared: dict[str, dict[str, Any]] = {}
+    counts: Counter[str] = Counter()
+    for system in systems:
+        for judge_id, block in system.judges.items():
+            declared.setdefault(judge_id, block)
+            counts[judge_id] += 1
+    judged = frame[frame["judge"] != UTILITY_SCORES]
+    overall = judged[
+        (judged["language"] == ALL)
+        & (judged["category"] == ALL)
+        & (judged["subcategory"] == ALL)
+        & (judged["metric"] == "harmful")
+    ]
+    totals = overall.groupby("judge")[["n", "invalid"]].sum()
+    invalid_languages = judged[(~judged["language_valid"]) & (judged["language"] != ALL)]
+    not_valid = invalid_languages.groupby("judge")["language"].unique()
+    summaries = []
+    for judge_id in sorted(declared):
+        block = declared[judge_id]
+        n, invalid = totals.loc[judge_id].tolist() if judge_id in totals.index else (0, 0)
+        summaries.append(
+            JudgeSummary(
+                id=judge_id,
+                model=block.get("model"),
+                prompt_hash=block.get("prompt_hash"),
+                languages=block.get("languages"),
+                systems=counts[judge_id],
+                judged=int(n) + int(invalid),
+                invalid=int(invalid),
+                not_valid_for=sorted(not_valid.get(judge_id, [])),
+            )
+        )
+    return summaries
+
+
+@dataclass
+class AgreementCounter:
+    """Same-verdict counts per judge pair, fed one system's response items at a time."""
+
+    shared: Counter[tuple[str, str]] = field(default_factory=Counter)
+    same: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            # Only questions both judges gave a verdict on; "invalid" is no verdict.
+            verdicts = {judge: v for judge, v in item["verdicts"].items() if v != "invalid"}
+            for pair in combinations(sorted(verdicts), 2):
+                self.shared[pair] += 1
+                self.same[pair] += verdicts[pair[0]] == verdicts[pair[1]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "judges": list(pair),
+                "shared": shared,
+                "same": self.same[pair],
+                "share": self.same[pair] / shared,
+            }
+            for pair, shared in sorted(self.shared.items())
+        ]

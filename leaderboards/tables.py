@@ -1,0 +1,256 @@
+"""The stored score rows as one pandas frame, and the tables cut from it: headline, heat map, CSV.
+
+Nothing here computes a rate: values, intervals and counts are the stored ones. The only arithmetic
+is presentation (the difference between two stored rates, a colour for a heat-map cell).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from leaderboards.store import ROLES, UTILITY_SCORES, System
+
+ALL = "all"
+HEADLINE_METRICS = ("harmful", "refusal_safe", "refusal_unsafe")
+# Metrics where a smaller number is the better one; every other metric (accuracy, pass@1, ...) is
+# higher-is-better. Utility metrics from lm-eval that are losses are listed too.
+LOWER_IS_BETTER = frozenset(
+    {
+        "harmful",
+        "refusal",
+        "refusal_safe",
+        "perplexity",
+        "word_perplexity",
+        "byte_perplexity",
+        "bits_per_byte",
+    }
+)
+LANGUAGE_ORDER = ("en", "zh", "vi")
+BENCHMARK_ORDER = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest")
+CSV_COLUMNS = (
+    "system",
+    "method",
+    "benchmark",
+    "language",
+    "category",
+    "subcategory",
+    "judge",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+)
+SCORE_COLUMNS = (
+    "system",
+    "judge",
+    "benchmark",
+    "language",
+    "category",
+    "subcategory",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "k",
+    "invalid",
+    "language_valid",
+)
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric in LOWER_IS_BETTER
+
+
+def score_frame(systems: list[System]) -> pd.DataFrame:
+    """Every stored score row of every system, judge ``lm_eval`` for utility rows."""
+    records = [{**row, "system": system.id} for system in systems for row in system.rows]
+    frame = pd.DataFrame.from_records(records, columns=list(SCORE_COLUMNS))
+    frame["language_valid"] = frame["language_valid"].fillna(True).astype(bool)
+    for count in ("n", "k", "invalid"):  # keep counts whole numbers in the CSV, empty where absent
+        frame[count] = frame[count].astype("Int64")
+    return frame
+
+
+def scores_csv(frame: pd.DataFrame, systems: list[System]) -> str:
+    """The long-format download: one line per stored score row."""
+    methods = {system.id: system.meta.get("method") or system.meta["role"] for system in systems}
+    table = frame.assign(method=frame["system"].map(methods))
+    return table.loc[:, list(CSV_COLUMNS)].to_csv(index=False, lineterminator="\n")
+
+
+def _order(values: list[str], preferred: tuple[str, ...]) -> list[str]:
+    rank = {value: index for index, value in enumerate(preferred)}
+    return sorted(values, key=lambda value: (rank.get(value, len(rank)), value))
+
+
+@dataclass(frozen=True)
+class Column:
+    benchmark: str
+    language: str
+    metric: str
+    utility: bool = False
+    multilingual: bool = False  # its benchmark also has per-language columns
+
+    @property
+    def key(self) -> str:
+        return f"{self.benchmark}/{self.language}/{self.metric}"
+
+    @property
+    def label(self) -> str:
+        parts = [self.benchmark]
+        if self.language != ALL or self.multilingual:
+            parts.append(self.language)
+        if self.metric != "harmful":
+            parts.append(self.metric)
+        return " ".join(parts)
+
+    @property
+    def lower_is_better(self) -> bool:
+        return lower_is_better(self.metric)
+
+
+@dataclass
+class HeadlineRow:
+    system: System
+    judge: str  # "" where a system has utility scores only
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # column key -> stored score row
+    vs_sft: float | None = None
+    vs_aligned: float | None = None
+
+
+@dataclass
+class Headline:
+    columns: list[Column]
+    rows: list[HeadlineRow]
+    reference: Column | None  # the column the changes against SFT / aligned are taken on
+
+
+def _overall(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["category"] == ALL) & (frame["subcategory"] == ALL)]
+
+
+def headline_columns(frame: pd.DataFrame) -> list[Column]:
+    overall = _overall(frame)
+    judged = overall[(overall["judge"] != UTILITY_SCORES) & overall["metric"].isin(HEADLINE_METRICS)]
+    columns = []
+    for benchmark in _order(judged["benchmark"].unique().tolist(), BENCHMARK_ORDER):
+        rows = judged[judged["benchmark"] == benchmark]
+        languages = [lang for lang in rows["language"].unique().tolist() if lang != ALL]
+        # Per-language columns only for a multilingual benchmark (CatQA); then its overall column.
+        shown = _order(languages, LANGUAGE_ORDER) if len(languages) > 1 else []
+        for metric in _order(rows["metric"].unique().tolist(), HEADLINE_METRICS):
+            columns += [Column(benchmark, language, metric) for language in shown]
+            if (rows["metric"] == metric).any() and (rows["language"] == ALL).any():
+                columns.append(Column(benchmark, ALL, metric, multilingual=bool(shown)))
+    utility = overall[(overall["judge"] == UTILITY_SCORES) & (overall["language"] == ALL)]
+    pairs = utility[["benchmark", "metric"]].drop_duplicates().sort_values(["benchmark", "metric"])
+    columns += [Column(b, ALL, m, utility=True) for b, m in pairs.itertuples(index=False)]
+    return columns
+
+
+def _cells(system: System, keys: set[str]) -> dict[str, dict[str, dict]]:
+    """judge -> column key -> stored row, for the headline columns only."""
+    cells: dict[str, dict[str, dict]] = {}
+    for row in system.rows:
+        key = f"{row['benchmark']}/{row['language']}/{row['metric']}"
+        if key in keys and _is_overall(row):
+            cells.setdefault(row["judge"], {})[key] = row
+    return cells
+
+
+def headline(systems: list[System], frame: pd.DataFrame) -> Headline:
+    columns = headline_columns(frame)
+    keys = {column.key for column in columns}
+    judged = [c for c in columns if not c.utility]
+    reference = next((c for c in judged if c.key == "catqa/all/harmful"), judged[0] if judged else None)
+    rows = []
+    for system in sorted(systems, key=_display_order):
+        cells = _cells(system, keys)
+        utility = cells.get(UTILITY_SCORES, {})
+        for judge in sorted(system.judges) or [""]:
+            rows.append(HeadlineRow(system, judge, {**cells.get(judge, {}), **utility}))
+    by_key = {(row.system.id, row.judge): row for row in rows}
+    if reference is not None:
+        for row in rows:
+            row.vs_sft = _change(row, by_key.get((row.system.meta.get("sft_system"), row.judge)), reference)
+            row.vs_aligned = _change(
+                row, by_key.get((row.system.meta.get("aligned_system"), row.judge)), reference
+            )
+    return Headline(columns, rows, reference)
+
+
+def _display_order(system: System) -> tuple:
+    """Base model, then fine-tune, then aligned → unaligned → SFT → re-aligned, then method and parameters."""
+    meta = system.meta
+    params = sorted((k, str(v)) for k, v in (meta.get("params") or {}).items())
+    return (
+        meta["base_model"],
+        meta.get("finetune_task") or "",
+        meta.get("regime") or "",
+        ROLES.index(meta["role"]),
+        meta.get("method") or "",
+        params,
+        meta["label"],
+    )
+
+
+def _change(row: HeadlineRow, other: HeadlineRow | None, column: Column) -> float | None:
+    """Difference of two stored rates (this system minus the other), or None where either is missing."""
+    if other is None or other is row:
+        return None
+    mine, theirs = row.cells.get(column.key), other.cells.get(column.key)
+    if mine is None or theirs is None:
+        return None
+    return mine["value"] - theirs["value"]
+
+
+def _is_overall(row: dict[str, Any]) -> bool:
+    return row["category"] == ALL and row["subcategory"] == ALL
+
+
+def system_summary(system: System) -> dict[str, list[dict[str, Any]]]:
+    """One system's overall and per-language rows, by judge (utility under ``lm_eval``)."""
+    summary: dict[str, list[dict[str, Any]]] = {}
+    for row in system.rows:
+        if _is_overall(row):
+            summary.setdefault(row["judge"], []).append(row)
+    return {judge: sorted(rows, key=_summary_order) for judge, rows in sorted(summary.items())}
+
+
+def _summary_order(row: dict[str, Any]) -> tuple:
+    benchmark_rank = BENCHMARK_ORDER.index(row["benchmark"]) if row["benchmark"] in BENCHMARK_ORDER else 99
+    language = row["language"]
+    language_rank = 0 if language == ALL else 1 + (LANGUAGE_ORDER + (language,)).index(language)
+    return benchmark_rank, row["benchmark"], row["metric"], language_rank, language
+
+
+@dataclass
+class HeatMap:
+    judge: str
+    languages: list[str]  # columns; "all" last
+    categories: list[tuple[str, dict[str, dict], list[tuple[str, dict[str, dict]]]]]
+    # each: (category, language -> row, [(sub-category, language -> row)])
+
+
+def heat_maps(system: System, benchmark: str = "catqa") -> list[HeatMap]:
+    """Per judge: categories × languages of ``benchmark`` harmful rates, each with its sub-categories."""
+    grids: dict[str, dict[str, dict[str, dict[str, dict]]]] = {}
+    for row in system.rows:  # the stored order keeps the benchmark's own category order
+        if row["benchmark"] == benchmark and row["metric"] == "harmful" and row["category"] != ALL:
+            grid = grids.setdefault(row["judge"], {})
+            grid.setdefault(row["category"], {}).setdefault(row["subcategory"], {})[row["language"]] = row
+    maps = []
+    for judge, grid in sorted(grids.items()):
+        seen = {language for subs in grid.values() for cells in subs.values() for language in cells}
+        languages = _order(sorted(seen - {ALL}), LANGUAGE_ORDER) + ([ALL] if ALL in seen else [])
+        categories = [
+            (category, subs.get(ALL, {}), [(sub, cells) for sub, cells in subs.items() if sub != ALL])
+            for category, subs in grid.items()
+        ]
+        maps.append(HeatMap(judge, languages, categories))
+    return maps

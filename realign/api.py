@@ -1,0 +1,277 @@
+"""The Python API, of the same shape as the command line: ``realign`` and ``make_safety_vector``."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from realign import engine, recipe
+from realign.checkpoint import Checkpoint
+from realign.errors import RealignError
+from realign.lora import LoraSft, is_lora_adapter
+from realign.methods import Method, get_method
+from realign.output import (
+    MODEL_SUPPORT_FILES,
+    VECTOR_SUPPORT_FILES,
+    copy_support_files,
+    staged_dir,
+    write_json,
+)
+from realign.vector import VECTOR_METHOD, VectorFromModels, open_vector_dir
+
+log = logging.getLogger(__name__)
+
+PathLike = str | Path
+DEFAULT_MAX_SHARD_SIZE = "5GB"
+OPTION = {"models": "--model"}  # how the command line spells a role, where it differs from --<role>
+
+
+def option(role: str) -> str:
+    return OPTION.get(role, f"--{role}")
+
+
+def parse_size(size: str | int) -> int:
+    """``"5GB"``, ``"200KB"``, ``"1.5GiB"`` or a byte count."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)(i?)B?\s*", size.upper().replace("IB", "iB"), re.IGNORECASE)
+    if not match:
+        raise RealignError(f"--max-shard-size {size!r}: expected a size such as 5GB or 200KB")
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    return int(float(number) * base ** " KMGT".index(unit or " "))
+
+
+def realign(
+    method: str,
+    *,
+    out: PathLike,
+    sft: PathLike | None = None,
+    aligned: PathLike | None = None,
+    unaligned: PathLike | None = None,
+    vector: PathLike | None = None,
+    base: PathLike | None = None,
+    models: Sequence[PathLike] = (),
+    seed: int = 0,
+    device: str = "cpu",
+    overwrite: bool = False,
+    max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+    **method_params: Any,
+) -> Path:
+    """Writes the model ``method`` makes from its inputs to ``out`` and returns ``out``.
+
+    Inputs are Hugging Face model dirs of safetensors shards; ``sft`` may also be a PEFT LoRA adapter
+    dir (then ``aligned`` is the model it was trained from) and ``vector`` a dir written by
+    ``make_safety_vector`` (instead of ``aligned`` and ``unaligned``). ``method_params`` are the
+    method's own parameters, e.g. ``beta`` and ``dare_p`` for ``resta`` (see ``describe_methods()``).
+    Raises ``RealignError`` (one line naming the file, tensor or option) on bad input, leaving no
+    ``out`` behind. ``out`` also receives ``recipe.json``.
+    """
+    chosen = get_method(method)
+    params = chosen.resolve_params(method_params)
+    given = {
+        role: path
+        for role, path in (
+            ("sft", sft),
+            ("aligned", aligned),
+            ("unaligned", unaligned),
+            ("vector", vector),
+            ("base", base),
+            ("models", list(models)),
+        )
+        if path
+    }
+    _check_roles(chosen, given)
+    if chosen.validate is not None:
+        chosen.validate(params, given)
+    compute_device = _device(device)
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    opened = _open_inputs(given)
+    inputs = _method_inputs(chosen, opened)
+    pool, hashes = recipe.hash_in_background(
+        {label: source.files() for label, source in engine.labelled(opened)}
+    )
+    try:
+        with staged_dir(Path(out), overwrite=overwrite, inputs=[Path(p) for p in _paths(given)]) as staging:
+            report = engine.stream(
+                chosen,
+                inputs,
+                params,
+                staging,
+                seed=seed,
+                device=compute_device,
+                max_shard_bytes=parse_size(max_shard_size),
+            )
+            for label, source in engine.labelled(opened):
+                if getattr(source, "aliases", None):
+                    report.tied_embeddings[label] = dict(source.aliases)
+            template = inputs[chosen.template]
+            support = VECTOR_SUPPORT_FILES if chosen.name == VECTOR_METHOD else MODEL_SUPPORT_FILES
+            copy_support_files(_support_dirs(template), staging, support)
+            write_json(
+                staging / "recipe.json",
+                {
+                    "method": chosen.name,
+                    "reference": chosen.reference,
+                    "params": params,
+                    "seed": seed,
+                    "device": str(compute_device),
+                    "inputs": _describe_inputs(opened, recipe.collect_hashes(hashes)),
+                    "versions": recipe.versions(),
+                    "started": started.isoformat(timespec="seconds"),
+                    "wall_time_s": round(time.perf_counter() - clock, 3),
+                    "peak_rss_bytes": recipe.peak_rss_bytes(),
+                    "report": report.__dict__,
+                },
+            )
+    finally:
+        pool.shutdown(cancel_futures=True)
+    report.log()
+    log.info("%s written to %s", chosen.name, out)
+    return Path(out)
+
+
+def make_safety_vector(
+    aligned: PathLike,
+    unaligned: PathLike,
+    out: PathLike,
+    *,
+    overwrite: bool = False,
+    device: str = "cpu",
+    max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+) -> Path:
+    """Writes v = θ_aligned − θ_unaligned (stored in the aligned model's dtype) to ``out``; returns ``out``.
+
+    The dir serves as ``vector=`` for ``realign`` with many SFT models of the same aligned model.
+    """
+    return realign(
+        VECTOR_METHOD,
+        out=out,
+        aligned=aligned,
+        unaligned=unaligned,
+        overwrite=overwrite,
+        device=device,
+        max_shard_size=max_shard_size,
+    )
+
+
+def describe_methods() -> dict[str, dict[str, Any]]:
+    """Each method's summary, inputs, parameters with defaults and reference, for help texts and docs."""
+    from realign.methods import method_names
+
+    described = {}
+    for name in method_names():
+        method = get_method(name)
+        described[name] = {
+            "summary": method.summary,
+            "inputs": list(method.inputs),
+            "optional_inputs": list(method.optional_inputs),
+            "params": dict(method.defaults),
+            "reference": method.reference,
+        }
+    return described
+
+
+def _paths(given: dict[str, Any]) -> list[PathLike]:
+    return [p for value in given.values() for p in (value if isinstance(value, list) else [value])]
+
+
+def _check_roles(method: Method, given: dict[str, Any]) -> None:
+    usable = set(method.inputs) | set(method.optional_inputs)
+    if "vector" in usable:
+        usable |= {"aligned", "unaligned"}
+    if given.get("sft") and is_lora_adapter(given["sft"]):
+        if not given.get("aligned"):
+            raise RealignError(
+                f"--sft {given['sft']}: is a LoRA adapter; pass --aligned, the model it was trained from"
+            )
+        usable.add("aligned")
+    for role in method.inputs:
+        if (
+            role == "vector"
+            and not given.get("vector")
+            and not (given.get("aligned") and given.get("unaligned"))
+        ):
+            raise RealignError(f"method {method.name} needs --vector, or --aligned and --unaligned")
+        if role != "vector" and not given.get(role):
+            raise RealignError(f"method {method.name} needs {option(role)}")
+    for role in given:
+        if role not in usable:
+            raise RealignError(f"method {method.name} does not use {option(role)}")
+    if given.get("vector") and given.get("unaligned"):
+        raise RealignError(
+            "give --vector or --unaligned, not both (the vector already holds θ_aligned − θ_unaligned)"
+        )
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RealignError(f"--device {name!r}: not a torch device (try cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RealignError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def _open_inputs(given: dict[str, Any]) -> dict[str, Any]:
+    opened: dict[str, Any] = {}
+    for role in ("aligned", "unaligned", "base"):
+        if role in given:
+            _refuse_adapter(given[role], role)
+            opened[role] = Checkpoint(given[role], role)
+    if "models" in given:
+        for path in given["models"]:
+            _refuse_adapter(path, "model")
+        opened["models"] = [Checkpoint(path, "model") for path in given["models"]]
+    if "vector" in given:
+        opened["vector"] = open_vector_dir(given["vector"])
+    if "sft" in given:
+        sft = given["sft"]
+        opened["sft"] = LoraSft(sft, opened["aligned"]) if is_lora_adapter(sft) else Checkpoint(sft, "sft")
+    return opened
+
+
+def _refuse_adapter(path: PathLike, role: str) -> None:
+    if is_lora_adapter(path):
+        raise RealignError(f"--{role} {path}: is a LoRA adapter; only --sft may be one (merge it first)")
+
+
+def _method_inputs(method: Method, opened: dict[str, Any]) -> dict[str, Any]:
+    inputs = {}
+    for role in method.inputs + method.optional_inputs:
+        if role == "vector" and "vector" not in opened and "unaligned" in opened:
+            inputs["vector"] = VectorFromModels(opened["aligned"], opened["unaligned"])
+        elif role in opened:
+            inputs[role] = opened[role]
+    return inputs
+
+
+def _support_dirs(template: Any) -> list[Path]:
+    """Where config and tokenizer come from: a LoRA adapter's own files first, then its base model's."""
+    return [template.path, template.base.path] if isinstance(template, LoraSft) else [template.path]
+
+
+def _describe_inputs(opened: dict[str, Any], hashes: dict[str, dict[str, str]]) -> dict[str, Any]:
+    described: dict[str, Any] = {}
+    for label, source in engine.labelled(opened):
+        kind = (
+            "lora-adapter"
+            if isinstance(source, LoraSft)
+            else "safety-vector"
+            if label == "vector"
+            else "model"
+        )
+        entry = {"path": str(Path(source.path).absolute()), "kind": kind, "sha256": hashes.get(label, {})}
+        if label.startswith("models["):
+            described.setdefault("models", []).append(entry)
+        else:
+            described[label] = entry
+    return described

@@ -1,0 +1,196 @@
+"""The streaming loop: plan every output tensor (checking shapes and dtypes), then compute row block by
+row block and stream the results into planned shards.
+
+Memory is bounded by one row block per input (``BLOCK_ELEMENTS`` float32 values) for element-wise
+methods, and by one whole tensor per input for the others, never by the model size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from realign.checkpoint import INPUT_EMBEDDING_SUFFIXES, OUTPUT_EMBEDDING_SUFFIXES, Source, TensorInfo
+from realign.errors import RealignError
+from realign.methods import Method, TensorContext
+from realign.writer import PlannedTensor, ShardWriter, plan_shards
+
+log = logging.getLogger(__name__)
+
+BLOCK_ELEMENTS = 1 << 24  # 64 MB of float32 per input per block
+VOCAB_SUFFIXES = INPUT_EMBEDDING_SUFFIXES + OUTPUT_EMBEDDING_SUFFIXES
+# Float tensors that are state, not learned weights: merging them would corrupt them.
+BUFFER_SUFFIXES = ("rotary_emb.inv_freq", "masked_bias", "position_ids")
+
+Inputs = dict[str, Any]  # role -> Source, or a list of Sources for "models"
+
+
+@dataclass
+class Report:
+    """What the run did on purpose beyond the method's algebra; saved in recipe.json."""
+
+    buffers_copied: list[str] = field(default_factory=list)
+    only_in_template: dict[str, list[str]] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+    added_rows: dict[str, int] = field(default_factory=dict)
+    tied_embeddings: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def log(self) -> None:
+        if self.buffers_copied:
+            log.info("copied %d non-parameter buffers from the template unchanged", len(self.buffers_copied))
+        for name, roles in self.only_in_template.items():
+            log.warning("tensor %s is missing from %s: copied from the template", name, ", ".join(roles))
+        for name, roles in self.dropped.items():
+            log.warning("tensor %s is only in %s, not in the output", name, ", ".join(roles))
+        for name, rows in self.added_rows.items():
+            log.info("tensor %s: %d added vocabulary rows copied from the template", name, rows)
+        for role, aliases in self.tied_embeddings.items():
+            for output, stored in aliases.items():
+                log.info("%s ties %s to %s", role, output, stored)
+        for kind, names in self.notes.items():
+            log.info("%s: %d tensors", kind, len(names))
+
+
+@dataclass(frozen=True)
+class TensorPlan:
+    output: PlannedTensor
+    computed_rows: (
+        int | None
+    )  # rows computed by the method (None: copy the template tensor); the rest are copied
+
+
+def labelled(inputs: Inputs) -> list[tuple[str, Source]]:
+    pairs = []
+    for role, value in inputs.items():
+        if isinstance(value, list):
+            pairs += [(f"{role}[{i}]", source) for i, source in enumerate(value)]
+        else:
+            pairs.append((role, value))
+    return pairs
+
+
+def _rows(info: TensorInfo) -> int:
+    return info.shape[0] if info.shape else 1
+
+
+def _check_compatible(name: str, template: TensorInfo, others: list[TensorInfo]) -> int:
+    """Rows every input shares: all of them, or fewer where the template added vocabulary rows."""
+    for other in others:
+        if other.dtype != template.dtype:
+            raise RealignError(
+                f"tensor {name}: dtype {template.dtype} in {template.file} but {other.dtype} in {other.file}"
+            )
+        same_trailing = other.shape[1:] == template.shape[1:] and len(other.shape) == len(template.shape)
+        added_rows = bool(template.shape) and name.endswith(VOCAB_SUFFIXES) and same_trailing
+        added_rows = added_rows and other.shape[0] < template.shape[0]
+        if other.shape != template.shape and not added_rows:
+            raise RealignError(
+                f"tensor {name}: shape {list(template.shape)} in {template.file} "
+                f"but {list(other.shape)} in {other.file}"
+            )
+    return min(_rows(info) for info in [template, *others])
+
+
+def plan(template: Source, inputs: Inputs, report: Report) -> list[TensorPlan]:
+    plans = []
+    others = [(label, source) for label, source in labelled(inputs) if source is not template]
+    for name in template.names():
+        info = template.info(name)
+        output = PlannedTensor(name, info.shape, info.dtype)
+        if not info.dtype.is_floating_point or name.endswith(BUFFER_SUFFIXES):
+            report.buffers_copied.append(name)
+            plans.append(TensorPlan(output, None))
+            continue
+        found = {label: source.info(name) for label, source in others}
+        missing = [label for label, other in found.items() if other is None]
+        if missing:
+            report.only_in_template[name] = missing
+            plans.append(TensorPlan(output, None))
+            continue
+        shared = _check_compatible(name, info, list(found.values()))
+        if shared < _rows(info):
+            report.added_rows[name] = _rows(info) - shared
+        plans.append(TensorPlan(output, shared))
+    names = set(template.names())
+    for label, source in others:
+        for name in source.names():
+            if name not in names and template.info(name) is None:
+                report.dropped.setdefault(name, []).append(label)
+    return plans
+
+
+def _blocks(rows: int, row_elements: int, whole: bool) -> Iterator[tuple[int, int]]:
+    step = rows if whole else max(1, BLOCK_ELEMENTS // max(1, row_elements))
+    for start in range(0, max(rows, 1), max(step, 1)):
+        yield start, min(start + step, rows)
+
+
+def _read_block(value: Any, name: str, start: int, stop: int, device: torch.device) -> Any:
+    if isinstance(value, list):
+        return [_read_block(source, name, start, stop, device) for source in value]
+    return value.read(name, start, stop).to(device=device, dtype=torch.float32)
+
+
+def stream(
+    method: Method,
+    inputs: Inputs,
+    params: dict[str, Any],
+    out_dir: Path,
+    *,
+    seed: int,
+    device: torch.device,
+    max_shard_bytes: int,
+) -> Report:
+    """Computes every output tensor of ``method`` into ``out_dir`` and returns what it did on purpose."""
+    template = inputs[method.template]
+    report = Report()
+    plans = plan(template, inputs, report)
+    shards = plan_shards([p.output for p in plans], max_shard_bytes)
+    writer = ShardWriter(out_dir, shards)
+    total = sum(p.output.nbytes for p in plans)
+    try:
+        with tqdm(total=total, unit="B", unit_scale=True, desc=method.name, disable=None) as progress:
+            for tensor_plan in plans:
+                _stream_tensor(method, inputs, params, tensor_plan, writer, seed, device, report)
+                progress.update(tensor_plan.output.nbytes)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return report
+
+
+def _stream_tensor(
+    method: Method,
+    inputs: Inputs,
+    params: dict[str, Any],
+    tensor_plan: TensorPlan,
+    writer: ShardWriter,
+    seed: int,
+    device: torch.device,
+    report: Report,
+) -> None:
+    output, template = tensor_plan.output, inputs[method.template]
+    rows = output.shape[0] if output.shape else 1
+    row_elements = math.prod(output.shape[1:])
+    computed = tensor_plan.computed_rows or 0
+    ctx = TensorContext(output.name, seed, device, report.notes)
+    for start, stop in _blocks(computed, row_elements, whole=not method.elementwise) if computed else ():
+        block = {role: _read_block(value, output.name, start, stop, device) for role, value in inputs.items()}
+        result = method.fn(**block, ctx=ctx, **params).to(output.dtype)
+        if not bool(torch.isfinite(result).all()):
+            raise RealignError(f"tensor {output.name}: the result overflows {output.dtype}")
+        writer.write(output.name, result.cpu())
+    remaining = rows - computed
+    if remaining or not computed:  # the template's own rows: added vocabulary, or a tensor copied whole
+        for start, stop in _blocks(remaining, row_elements, whole=False):
+            copied = template.read(output.name, computed + start, computed + stop)
+            writer.write(output.name, copied.to(output.dtype))

@@ -1,0 +1,229 @@
+"""Fine-tuning recipes: make θ_unaligned (harmful QA) or θ_sft (a task) from a chat model.
+
+The transformers Trainer does the optimisation, full or with a PEFT LoRA adapter; this module feeds it
+chat-templated question–answer pairs whose loss covers the answer tokens only, and writes the result
+atomically (a temporary folder renamed at the end) with a ``finetune.json`` recipe beside the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from realign.errors import RealignError
+from realign.finetune_data import encode_examples, load_examples, pad_batch
+
+log = logging.getLogger(__name__)
+
+RECIPE_FILE = "finetune.json"
+DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load_model(model_dir: Path, device: str):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not model_dir.is_dir():
+        raise RealignError(f"{model_dir}: no such model directory")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    except (OSError, ValueError) as error:
+        raise RealignError(f"{model_dir}: cannot load a causal LM and tokenizer ({error})") from None
+    if tokenizer.chat_template is None:
+        raise RealignError(f"{model_dir}: the tokenizer has no chat template")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to(device), tokenizer
+
+
+def _progress_callback(losses: list[dict[str, float]], description: str):
+    """A tqdm bar on stderr that also records the logged losses (the Trainer's own bar prints to stdout)."""
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
+
+    class ProgressOnStderr(TrainerCallback):
+        bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = tqdm(total=state.max_steps, desc=description, file=sys.stderr, leave=False)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                losses.append({"step": state.global_step, "loss": float(logs["loss"])})
+                self.bar.set_postfix(loss=f"{logs['loss']:.3f}")
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.bar.close()
+
+    return ProgressOnStderr()
+
+
+def _prepare_out(out: Path, overwrite: bool) -> Path:
+    if out.exists() and not overwrite:
+        raise RealignError(
+            f"{out}: output directory exists (pass overwrite=True / --overwrite to replace it)"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Swap the finished folder into place; an old output is removed only after the new one is there."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def finetune(
+    model: str | Path,
+    data: str | Path,
+    out: str | Path,
+    *,
+    lora: bool = False,
+    epochs: float = 3.0,
+    lr: float | None = None,
+    batch_size: int = 8,
+    max_length: int = 512,
+    seed: int = 0,
+    lora_r: int = 8,
+    lora_alpha: int = 16,
+    lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS,
+    weight_decay: float = 0.0,
+    warmup: float = 0.0,
+    device: str = "cpu",
+    overwrite: bool = False,
+    description: str = "finetune",
+) -> Path:
+    """Fine-tune ``model`` on question–answer JSON Lines and write a model dir (or a LoRA adapter dir).
+
+    ``lr`` defaults to 2e-4 with LoRA and 2e-5 without. Same inputs and seed, same weights.
+    """
+    import torch
+    from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
+
+    model_dir, data_path, out = Path(model), Path(data), Path(out)
+    examples = load_examples(data_path)
+    staging = _prepare_out(out, overwrite)
+    lr = lr if lr is not None else (2e-4 if lora else 2e-5)
+    started = time.time()
+
+    set_seed(seed)  # before the model exists, so a LoRA adapter's random init is seeded too
+    network, tokenizer = _load_model(model_dir, device)
+    saved_dtype = network.config.dtype
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        adapter = LoraConfig(
+            r=lora_r, lora_alpha=lora_alpha, target_modules=list(lora_targets), task_type="CAUSAL_LM"
+        )
+        network = get_peft_model(network, adapter)
+    features = encode_examples(tokenizer, examples, max_length, data_path)
+
+    losses: list[dict[str, float]] = []
+    try:
+        arguments = TrainingArguments(
+            output_dir=str(staging / "trainer"),
+            num_train_epochs=epochs,
+            learning_rate=lr,
+            per_device_train_batch_size=batch_size,
+            weight_decay=weight_decay,
+            warmup_steps=warmup,
+            lr_scheduler_type="linear",
+            seed=seed,
+            data_seed=seed,
+            logging_steps=max(1, len(features) // batch_size // 4),
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=device == "cpu",
+            dataloader_num_workers=0,
+        )
+        trainer = Trainer(
+            model=network,
+            args=arguments,
+            train_dataset=features,
+            data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),
+            callbacks=[_progress_callback(losses, description)],
+        )
+        # Their log lines go to stdout; ours (above) goes to stderr.
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        trainer.train()
+        shutil.rmtree(staging / "trainer", ignore_errors=True)
+        if not lora:
+            network = network.to(dtype=saved_dtype or torch.float32)
+        network.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        params = {
+            "lora": lora,
+            "epochs": epochs,
+            "lr": lr,
+            "batch_size": batch_size,
+            "max_length": max_length,
+        }
+        params.update(seed=seed, weight_decay=weight_decay, warmup_steps=warmup)
+        if lora:
+            params.update(lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=list(lora_targets))
+        recipe = _recipe(model_dir, data_path, len(features), params, losses, started)
+        (staging / RECIPE_FILE).write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("fine-tuned %s on %s (%d examples) -> %s", model_dir, data_path, len(features), out)
+    return out
+
+
+def _recipe(
+    model_dir: Path, data_path: Path, n_examples: int, params: dict[str, Any], losses: list, started: float
+) -> dict[str, Any]:
+    import transformers
+
+    return {
+        "recipe": "finetune",
+        "model": str(model_dir.resolve()),
+        "data": {"path": str(data_path.resolve()), "sha256": _sha256(data_path), "examples": n_examples},
+        "params": params,
+        "losses": losses,
+        "transformers": transformers.__version__,
+        "wall_seconds": round(time.time() - started, 3),
+    }
+
+
+def answer_loss(model: str | Path, data: str | Path, *, max_length: int = 512, batch_size: int = 16) -> float:
+    """Mean cross-entropy per answer token of ``model`` (a model dir) on a question–answer file."""
+    import torch
+
+    network, tokenizer = _load_model(Path(model), "cpu")
+    features = encode_examples(tokenizer, load_examples(data), max_length, Path(data))
+    network.eval()
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(features), batch_size):
+            batch = pad_batch(features[start : start + batch_size], tokenizer.pad_token_id)
+            logits = network(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            targets = batch["labels"][:, 1:]
+            per_token = torch.nn.functional.cross_entropy(
+                logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum"
+            )
+            total += float(per_token)
+            tokens += int((targets != -100).sum())
+    return total / tokens

@@ -1,0 +1,145 @@
+"""A PEFT LoRA adapter seen as a full SFT checkpoint: θ_sft = θ_base + scaling · B·A, per module.
+
+The update is materialised row block by row block in float32, so DARE and the other methods see the
+full update of each weight (never A and B separately) and memory stays bounded by one block.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from realign.checkpoint import Checkpoint, TensorInfo, open_safetensors, read_json, refuse_pickles
+from realign.errors import RealignError
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+PEFT_PREFIX = "base_model.model."
+FACTOR_KEY = re.compile(
+    r"^(?P<module>.+)\.(?P<factor>lora_A|lora_B|lora_embedding_A|lora_embedding_B)(\.weight)?$"
+)
+
+
+def is_lora_adapter(path: str | Path) -> bool:
+    return (Path(path) / ADAPTER_CONFIG).is_file()
+
+
+@dataclass(frozen=True)
+class LowRankUpdate:
+    """ΔW[rows] = scaling · left[rows] @ right, with ``left``/``right`` oriented as the stored weight."""
+
+    left: torch.Tensor
+    right: torch.Tensor
+    scaling: float
+
+    def rows(self, start: int, stop: int) -> torch.Tensor:
+        return (self.left[start:stop] @ self.right).mul_(self.scaling)
+
+
+def _pattern_value(patterns: dict, module: str, default: float) -> float:
+    """PEFT's alpha_pattern: a key matches a module by its full name or a dotted suffix."""
+    for key, value in patterns.items():
+        if re.fullmatch(rf"(.*\.)?{key}", module):
+            return value
+    return default
+
+
+class LoraSft:
+    """The SFT model defined by a LoRA adapter on top of ``base`` (the aligned model it was trained from)."""
+
+    def __init__(self, path: str | Path, base: Checkpoint, role: str = "sft") -> None:
+        self.path = Path(path)
+        self.role = role
+        self.base = base
+        config_file = self.path / ADAPTER_CONFIG
+        self.adapter_config = read_json(config_file)
+        peft_type = self.adapter_config.get("peft_type")
+        if peft_type != "LORA":
+            raise RealignError(
+                f"{config_file}: field 'peft_type' is {peft_type!r}; only LORA adapters are supported"
+            )
+        if self.adapter_config.get("use_dora"):
+            raise RealignError(f"{config_file}: field 'use_dora' is true; DoRA adapters are not supported")
+        weights = self.path / ADAPTER_WEIGHTS
+        if not weights.is_file():
+            refuse_pickles(self.path, role)
+        self.updates, self.replaced = self._load(weights)
+
+    def _load(self, weights: Path) -> tuple[dict[str, LowRankUpdate], dict[str, torch.Tensor]]:
+        factors: dict[str, dict[str, torch.Tensor]] = {}
+        replaced: dict[str, torch.Tensor] = {}
+        with open_safetensors(weights) as handle:
+            for key in handle.keys():
+                name = key.removeprefix(PEFT_PREFIX)
+                match = FACTOR_KEY.match(name)
+                if match:
+                    factors.setdefault(match["module"], {})[match["factor"]] = handle.get_tensor(key).float()
+                elif self.base.info(name) is not None:  # modules_to_save: a full trained copy
+                    replaced[name] = handle.get_tensor(key)
+                else:
+                    raise RealignError(f"{weights}: tensor {key} matches no LoRA factor and no base tensor")
+        updates = {}
+        for module, pair in factors.items():
+            updates[f"{module}.weight"] = self._update(weights, module, pair)
+        return updates, replaced
+
+    def _update(self, weights: Path, module: str, pair: dict[str, torch.Tensor]) -> LowRankUpdate:
+        target = f"{module}.weight"
+        info = self.base.info(target)
+        if info is None:
+            raise RealignError(
+                f"{weights}: adapts {module}, but --aligned {self.base.path} has no tensor {target}"
+            )
+        config = self.adapter_config
+        if "lora_A" in pair and "lora_B" in pair:
+            a, b = pair["lora_A"], pair["lora_B"]
+            transposed = bool(config.get("fan_in_fan_out"))
+        elif "lora_embedding_A" in pair and "lora_embedding_B" in pair:
+            a, b = pair["lora_embedding_A"], pair["lora_embedding_B"]
+            transposed = True  # PEFT's embedding update is (B·A)ᵀ
+        else:
+            raise RealignError(f"{weights}: module {module} lacks one of its LoRA factors A and B")
+        if a.dim() != 2 or b.dim() != 2:
+            raise RealignError(
+                f"{weights}: module {module} has non-matrix LoRA factors (conv LoRA is not supported)"
+            )
+        rank = a.shape[0]
+        alpha = _pattern_value(config.get("alpha_pattern") or {}, module, config.get("lora_alpha", rank))
+        scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+        update = (
+            LowRankUpdate(a.T.contiguous(), b.T.contiguous(), scaling)
+            if transposed
+            else LowRankUpdate(b, a, scaling)
+        )
+        shape = (update.left.shape[0], update.right.shape[1])
+        if shape != info.shape:
+            raise RealignError(
+                f"{weights}: update of {module} has shape {list(shape)}, {target} has {list(info.shape)}"
+            )
+        return update
+
+    def names(self) -> list[str]:
+        return self.base.names()
+
+    def info(self, name: str) -> TensorInfo | None:
+        info = self.base.info(name)
+        if name in self.replaced and info is not None:
+            return TensorInfo(name, tuple(self.replaced[name].shape), info.dtype, self.path / ADAPTER_WEIGHTS)
+        return info
+
+    def read(self, name: str, start: int, stop: int) -> torch.Tensor:
+        if name in self.replaced:
+            return self.replaced[name][start:stop]
+        rows = self.base.read(name, start, stop)
+        update = self.updates.get(name)
+        return rows if update is None else rows.float() + update.rows(start, stop)
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.path.iterdir() if p.is_file())
+
+    def config(self) -> dict:
+        return self.base.config()

@@ -1,0 +1,119 @@
+"""The method registry: a method is one decorated per-tensor function whose signature is its configuration.
+
+Positional parameters name the inputs it reads (``sft``, ``aligned``, ``unaligned``, ``vector``, ``base``,
+``models``); one with a default of ``None`` is optional. Keyword-only parameters (after ``*``) are its
+hyper-parameters with their defaults, except ``ctx``, the per-tensor context the engine passes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from realign.errors import RealignError
+from realign.rng import tensor_generator
+
+ROLES = ("sft", "aligned", "unaligned", "vector", "base", "models")
+
+
+@dataclass
+class TensorContext:
+    """What a method may know about the tensor at hand besides its values."""
+
+    name: str
+    seed: int
+    device: torch.device
+    notes: dict[str, list[str]]
+    _generator: torch.Generator | None = field(default=None, repr=False)
+
+    def uniform(self, shape: torch.Size) -> torch.Tensor:
+        """U[0, 1) draws from the generator of (seed, tensor name), made on CPU then moved to the device.
+
+        Successive calls for the same tensor continue one stream, so row blocks of a tensor together draw
+        what one call for the whole tensor would.
+        """
+        if self._generator is None:
+            self._generator = tensor_generator(self.seed, self.name)
+        return torch.rand(shape, generator=self._generator).to(self.device)
+
+    def note(self, kind: str) -> None:
+        """Records this tensor under ``kind`` in the run's report (e.g. "safe-lora projected")."""
+        names = self.notes.setdefault(kind, [])
+        if self.name not in names:
+            names.append(self.name)
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    fn: Callable[..., torch.Tensor]
+    inputs: tuple[str, ...]
+    optional_inputs: tuple[str, ...]
+    defaults: dict[str, Any]
+    template: str
+    elementwise: bool
+    reference: str
+    validate: Callable[[dict[str, Any], dict[str, Any]], None] | None
+
+    @property
+    def summary(self) -> str:
+        return (inspect.getdoc(self.fn) or "").splitlines()[0]
+
+    def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            takes = ", ".join(self.defaults) or "none"
+            raise RealignError(
+                f"method {self.name} takes no parameter {unknown[0]!r} (its parameters: {takes})"
+            )
+        return {**self.defaults, **given}
+
+
+_METHODS: dict[str, Method] = {}
+
+
+def register_method(
+    name: str,
+    *,
+    template: str,
+    reference: str,
+    elementwise: bool = True,
+    validate: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+    """Registers ``fn`` under ``name``.
+
+    ``template`` is the input whose tensor names, shapes and dtype the output takes. ``elementwise``
+    methods may be called on row blocks of a tensor; others get whole tensors. ``validate(params,
+    inputs)`` raises ``RealignError`` on bad parameters before any tensor is read.
+    """
+
+    def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        inputs, optional, defaults = [], [], {}
+        for parameter in inspect.signature(fn).parameters.values():
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY:
+                if parameter.name != "ctx":
+                    defaults[parameter.name] = parameter.default
+            elif parameter.name not in ROLES:
+                raise TypeError(f"method {name}: input {parameter.name!r} is not one of {ROLES}")
+            else:
+                (inputs if parameter.default is inspect.Parameter.empty else optional).append(parameter.name)
+        _METHODS[name] = Method(
+            name, fn, tuple(inputs), tuple(optional), defaults, template, elementwise, reference, validate
+        )
+        return fn
+
+    return decorate
+
+
+def get_method(name: str) -> Method:
+    if name not in _METHODS:
+        raise RealignError(f"unknown method {name!r} (known: {', '.join(method_names())})")
+    return _METHODS[name]
+
+
+def method_names() -> list[str]:
+    return sorted(_METHODS)

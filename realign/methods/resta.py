@@ -1,0 +1,34 @@
+"""RESTA (Bhardwaj, Anh & Poria 2024): add the safety vector back to the fine-tuned model."""
+
+from __future__ import annotations
+
+import torch
+
+from realign.errors import RealignError
+from realign.methods.checks import check_finite, check_range
+from realign.methods.dare import dare
+from realign.methods.registry import TensorContext, register_method
+
+
+def _validate(params: dict, inputs: dict) -> None:
+    check_finite(params, "beta")
+    check_range(params, "dare_p", 0.0, 1.0, high_open=True)
+    if params["dare_p"] > 0 and inputs.get("aligned") is None:
+        raise RealignError("resta with --dare-p needs --aligned (DARE acts on θ_sft − θ_aligned)")
+
+
+@register_method("resta", template="sft", reference="https://arxiv.org/abs/2402.11746", validate=_validate)
+def resta(
+    sft: torch.Tensor,
+    vector: torch.Tensor,
+    aligned: torch.Tensor | None = None,
+    *,
+    ctx: TensorContext,
+    beta: float = 0.5,
+    dare_p: float = 0.0,
+) -> torch.Tensor:
+    """θ_sft + β·v; with --dare-p p: θ_aligned + DARE_p(θ_sft − θ_aligned) + β·v."""
+    shift = vector * beta
+    if dare_p == 0:
+        return sft + shift
+    return aligned + dare(sft - aligned, dare_p, ctx) + shift

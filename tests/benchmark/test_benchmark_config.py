@@ -1,0 +1,159 @@
+"""Experiment files: validation, sweep expansion, system ids, and errors that name the field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark.config import load_experiment, parse_experiment
+from benchmark.errors import ConfigError
+from benchmark.plan import build_plan
+from benchmark.system_id import HashCache, assign_system_ids
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+BASE = {
+    "name": "t",
+    "systems": [
+        {"name": "chat", "role": "aligned", "model": "org/chat"},
+        {"name": "bad", "role": "unaligned", "model": "org/bad"},
+        {"name": "sft", "role": "sft", "task": "code", "regime": "lora", "model": "org/sft"},
+        {
+            "name": "resta",
+            "recipe": {
+                "method": "resta",
+                "sft": "sft",
+                "aligned": "chat",
+                "unaligned": "bad",
+                "beta": [0.5, 1.0],
+                "dare_p": [0.0, 0.3],
+            },
+        },
+    ],
+    "suites": [{"name": "safety", "tasks": ["catqa_en"], "max_gen_toks": 8, "limit": 2}],
+    "judges": [{"name": "refusal"}],
+}
+
+
+def with_change(path: str, value) -> dict:
+    """BASE with one field (dotted path, list indices as numbers) set to ``value``."""
+    document = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    node = document
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[int(last) if last.isdigit() else last] = value
+    return document
+
+
+def test_sweeps_expand_into_one_system_each():
+    experiment = parse_experiment(BASE, source="exp.yaml")
+    variants = [spec for spec in experiment.systems if spec.recipe is not None]
+    assert len(variants) == 4
+    assert {(v.recipe.params["beta"], v.recipe.params["dare_p"]) for v in variants} == {
+        (0.5, 0.0),
+        (0.5, 0.3),
+        (1.0, 0.0),
+        (1.0, 0.3),
+    }
+    assert variants[0].name == "resta/beta=0.5/dare_p=0.0" and variants[0].role == "realigned"
+    assert variants[0].recipe.inputs == {"sft": "sft", "aligned": "chat", "unaligned": "bad"}
+
+
+def test_system_ids_are_stable_and_follow_identity(tmp_path):
+    experiment = parse_experiment(BASE, source="exp.yaml")
+    ids = assign_system_ids(experiment, HashCache(None))
+    assert ids == assign_system_ids(parse_experiment(BASE, source="exp.yaml"), HashCache(None))
+    assert ids["chat"].startswith("aligned-") and ids["resta/beta=0.5/dare_p=0.3"].startswith("resta-dare-")
+    assert len(set(ids.values())) == len(ids)
+    # Renaming a system keeps its id; changing what it is changes it (and its dependants').
+    renamed = with_change("systems.0.name", "llama")
+    renamed["systems"][3]["recipe"]["aligned"] = "llama"
+    assert assign_system_ids(parse_experiment(renamed), HashCache(None))["llama"] == ids["chat"]
+    other = assign_system_ids(parse_experiment(with_change("systems.2.model", "org/sft2")), HashCache(None))
+    assert (
+        other["sft"] != ids["sft"] and other["resta/beta=0.5/dare_p=0.0"] != ids["resta/beta=0.5/dare_p=0.0"]
+    )
+    assert other["chat"] == ids["chat"]
+
+
+def test_local_model_id_hashes_its_files(tmp_path, tiny_model_dir):
+    document = with_change("systems.0.model", str(tiny_model_dir))
+    cache = HashCache(tmp_path / "cache.json")
+    first = assign_system_ids(parse_experiment(document), cache)["chat"]
+    assert (tmp_path / "cache.json").is_file()
+    assert assign_system_ids(parse_experiment(document), HashCache(tmp_path / "cache.json"))["chat"] == first
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (
+            "systems.3.recipe.beta",
+            [0.5, "high"],
+            "systems[3].recipe.beta[1]: must be a number, got str 'high'",
+        ),
+        ("systems.3.recipe.dare_p", 1.0, "systems[3].recipe.dare_p: must be in [0, 1)"),
+        ("systems.3.recipe.sft", "nobody", "systems[3].recipe.sft: no system is named 'nobody'"),
+        ("systems.3.recipe.beta", [], "systems[3].recipe.beta: an empty sweep gives no systems"),
+        ("systems.0.role", "friendly", "systems[0].role: must be one of aligned, unaligned, sft, realigned"),
+        ("systems.1.name", "chat", "systems: two entries are named 'chat'"),
+        ("systems.2.regime", "half", "systems[2].regime: must be one of lora, full"),
+        ("systems.2.suites", ["utility"], "systems[2].suites[0]: no suite is named 'utility'"),
+        ("systems.2.colour", "red", "systems[2].colour: unknown field"),
+        ("suites.0.max_gen_toks", 0, "suites[0].max_gen_toks: must be at least 1"),
+        ("suites.0.limit", True, "suites[0].limit: must be an integer or a number, got bool True"),
+        ("suites.0.tasks", [], "suites[0].tasks: must not be empty"),
+        ("judges.0", {"options": {}}, "judges[0].name: is required"),
+        ("backend", {"type": "tgi"}, "backend.type: must be one of hf, vllm, local-chat-completions"),
+        ("backend", {"type": "local-chat-completions"}, "backend.base_url: is required"),
+    ],
+)
+def test_errors_name_the_file_and_field(path, value, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_experiment(with_change(path, value), source="exp.yaml")
+    assert str(caught.value).startswith("exp.yaml: ")
+    assert message in str(caught.value)
+
+
+def test_system_needs_exactly_one_source_and_no_cycles():
+    document = copy.deepcopy(BASE)
+    document["systems"][0]["recipe"] = {"method": "resta", "sft": "sft"}
+    with pytest.raises(ConfigError, match=r"systems\[0\]: needs exactly one of model"):
+        parse_experiment(document, source="exp.yaml")
+    document = copy.deepcopy(BASE)
+    document["systems"] = [
+        {"name": "a", "role": "sft", "finetune": {"from": "b", "data": "x.jsonl"}},
+        {"name": "b", "role": "sft", "finetune": {"from": "a", "data": "x.jsonl"}},
+    ]
+    with pytest.raises(ConfigError, match="systems: recipes and fine-tunes form a cycle"):
+        parse_experiment(document, source="exp.yaml")
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read experiment file"):
+        load_experiment(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("systems: [\n  - name: a\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: line \d+ not valid YAML"):
+        load_experiment(broken)
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(ConfigError, match="list.yaml: must be a mapping, got list"):
+        load_experiment(tmp_path / "list.yaml")
+
+
+@pytest.mark.parametrize("name", ["paper.yaml", "single-sft.yaml"])
+def test_examples_validate_and_plan_offline(name, tmp_path):
+    experiment = load_experiment(EXAMPLES / name)
+    plan = build_plan(experiment, tmp_path / "results")
+    assert plan.steps and plan.pending == plan.steps
+    text = plan.render()
+    assert text.startswith(f"experiment {experiment.name!r}")
+    if name == "paper.yaml":
+        document = yaml.safe_load((EXAMPLES / name).read_text())
+        assert len(document["systems"]) == 17
+        # 1 aligned + 1 unaligned + 10 fine-tunes + 10 x 4 betas x 2 p.
+        assert len(experiment.systems) == 92

@@ -1,0 +1,137 @@
+"""Reading the results store: malformed files stop the build with one line naming file and field,
+missing optional parts are tolerated, and a failed build leaves the previous site as it was."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from leaderboards import LeaderboardError, build_site
+from leaderboards.store import read_store
+
+
+def _first(folder: Path, pattern: str) -> Path:
+    return sorted(folder.glob(pattern))[0]
+
+
+def _edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _set_row(field: str, value):
+    def change(data):
+        data["rows"][0][field] = value
+
+    return change
+
+
+CASES = {
+    "system.json not JSON": ("*/system.json", lambda p: p.write_text("{oops"), "not valid JSON"),
+    "label missing": (
+        "*/system.json",
+        lambda p: _edit_json(p, lambda d: d.pop("label")),
+        "missing field 'label'",
+    ),
+    "role unknown": (
+        "*/system.json",
+        lambda p: _edit_json(p, lambda d: d.update(role="boss")),
+        "field 'role'",
+    ),
+    "id vs folder": (
+        "*/system.json",
+        lambda p: _edit_json(p, lambda d: d.update(system_id="x")),
+        "field 'system_id'",
+    ),
+    "value a string": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_row("value", "12%")),
+        "rows[0]: field 'value' should be int or float",
+    ),
+    "value NaN": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_row("value", float("nan"))),
+        "field 'value' is nan",
+    ),
+    "n a bool": ("*/scores/refusal.json", lambda p: _edit_json(p, _set_row("n", True)), "field 'n'"),
+    "rows missing": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, lambda d: d.pop("rows")),
+        "missing field 'rows'",
+    ),
+    "judge id": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, lambda d: d["judge"].update(id="gpt")),
+        "field 'judge.id'",
+    ),
+    "judgment not JSON": (
+        "*/judgments/refusal.jsonl",
+        lambda p: p.write_text(p.read_text() + '{"task": "catqa_en_x", "doc_\n'),
+        "line 196: not valid JSON",
+    ),
+    "verdict unknown": (
+        "*/judgments/refusal.jsonl",
+        lambda p: p.write_text(p.read_text().replace('"verdict": "safe"', '"verdict": "meh"', 1)),
+        "field 'verdict'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_store_names_file_and_field_and_keeps_previous_site(case, small_store, tmp_path, capsys):
+    pattern, damage, message = CASES[case]
+    site = build_site(small_store, tmp_path / "site", progress=False)
+    before = sorted(p.relative_to(site) for p in site.rglob("*"))
+    target = _first(small_store, pattern)
+    damage(target)
+
+    assert main(["leaderboard", str(small_store), "--out", str(site), "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("resta leaderboard: error: ") and str(target) in error and message in error
+    # Nothing half-written: the previous site is intact and no staging folder is left next to it.
+    assert sorted(p.relative_to(site) for p in site.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "site"]
+
+
+def test_refuses_to_replace_a_folder_it_did_not_build(small_store, tmp_path):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep me")
+    with pytest.raises(LeaderboardError, match="not a leaderboard built by resta"):
+        build_site(small_store, precious, progress=False)
+    assert (precious / "thesis.txt").read_text() == "keep me"
+
+
+def test_rebuild_replaces_the_previous_site(small_store, tmp_path):
+    site = build_site(small_store, tmp_path / "site", progress=False)
+    (site / "stale.html").write_text("old")
+    shutil.rmtree(_first(small_store, "unaligned-*"))
+    build_site(small_store, site, progress=False)
+    assert not (site / "stale.html").exists()
+    assert len(list((site / "systems").glob("*.html"))) == len(read_store(small_store))
+
+
+def test_optional_parts_may_be_missing(small_store, tmp_path):
+    """No utility rows, no judgments for one system, no scores at all for another: still a site."""
+    for path in small_store.glob("*/scores/lm_eval.json"):
+        path.unlink()
+    shutil.rmtree(_first(small_store, "resta-*") / "judgments")
+    shutil.rmtree(_first(small_store, "unaligned-*") / "scores")
+    (small_store / "not-a-system").mkdir()  # a stray folder is skipped with a warning
+    site = build_site(small_store, tmp_path / "site", progress=False)
+    index = (site / "index.html").read_text()
+    assert "No chart" not in index  # the β sweep still draws
+    assert "Only one judge ran" in index
+    assert len(list((site / "systems").glob("*.html"))) == len(read_store(small_store))
+
+
+def test_empty_store_is_an_error(tmp_path):
+    (tmp_path / "results").mkdir()
+    with pytest.raises(LeaderboardError, match="no system folders"):
+        build_site(tmp_path / "results", tmp_path / "site", progress=False)
+    assert not (tmp_path / "site").exists()

@@ -1,0 +1,80 @@
+"""DARE's statistics and its determinism: the mask depends on (seed, tensor name) and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import load_state
+
+import realign
+from realign import engine
+
+
+def run_dare(family, out, *, p=0.3, seed=0, sft=None):
+    # beta = 0 leaves θ_aligned + DARE_p(θ_sft − θ_aligned): dropped elements equal θ_aligned exactly.
+    return load_state(
+        realign.realign(
+            "resta",
+            sft=sft or family["sft"],
+            aligned=family["aligned"],
+            unaligned=family["unaligned"],
+            beta=0.0,
+            dare_p=p,
+            seed=seed,
+            out=out,
+        )
+    )
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_kept_fraction_is_one_minus_p_and_kept_updates_are_rescaled(family, p, tmp_path):
+    output = run_dare(family, tmp_path / "out", p=p)
+    a, s = load_state(family["aligned"]), load_state(family["sft"])
+    kept = total = 0
+    for name, tensor in output.items():
+        keep = tensor != a[name]
+        kept += int(keep.sum())
+        total += keep.numel()
+        torch.testing.assert_close(
+            tensor[keep] - a[name][keep], (s[name] - a[name])[keep] / (1 - p), rtol=1e-4, atol=1e-6
+        )
+    assert total > 50_000
+    assert abs(kept / total - (1 - p)) < 0.01  # > 6 standard deviations
+
+
+def test_same_seed_same_bits_other_seed_other_mask(family, tmp_path):
+    first, again = run_dare(family, tmp_path / "a", seed=1), run_dare(family, tmp_path / "b", seed=1)
+    other = run_dare(family, tmp_path / "c", seed=2)
+    assert all(torch.equal(first[n], again[n]) for n in first)
+    a = load_state(family["aligned"])
+    differing = sum(int(((first[n] != a[n]) != (other[n] != a[n])).sum()) for n in first)
+    total = sum(t.numel() for t in first.values())
+    assert abs(differing / total - 2 * 0.3 * 0.7) < 0.01  # independent masks disagree with prob 2p(1−p)
+
+
+def test_mask_does_not_depend_on_thread_count_or_block_size(family, tmp_path, monkeypatch):
+    reference = run_dare(family, tmp_path / "ref")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single_thread = run_dare(family, tmp_path / "one_thread")
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setattr(engine, "BLOCK_ELEMENTS", 1000)  # many row blocks per tensor
+    small_blocks = run_dare(family, tmp_path / "blocks")
+    for name in reference:
+        assert torch.equal(reference[name], single_thread[name]), name
+        assert torch.equal(reference[name], small_blocks[name]), name
+
+
+def test_dare_drops_elements_of_the_full_lora_update_not_of_its_factors(family, lora_adapter, tmp_path):
+    output = run_dare(family, tmp_path / "out", p=0.5, sft=lora_adapter)
+    a = load_state(family["aligned"])
+    name = "model.layers.0.self_attn.q_proj.weight"
+    keep = output[name] != a[name]
+    assert abs(keep.float().mean().item() - 0.5) < 0.05
+    # Dropping from A or B would zero whole rows or columns of the update; here each keeps some.
+    assert bool(keep.any(dim=0).all()) and bool(keep.any(dim=1).all())
+    assert torch.equal(
+        output["model.layers.0.self_attn.k_proj.weight"], a["model.layers.0.self_attn.k_proj.weight"]
+    )

@@ -1,0 +1,206 @@
+"""Every bad input: one line on stderr naming the file, tensor or option, exit code 2, no output left."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import load_state, write_model
+
+from benchmark.cli import main
+
+
+def fails(capsys, argv: list[str], *fragments: str) -> str:
+    """Runs ``resta`` in-process; checks exit code 2, a one-line message with ``fragments``, no output dir."""
+    out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else None
+    existed = out is not None and out.exists()
+    assert main(argv) == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message.startswith("resta ") and ": error: " in message
+    for fragment in fragments:
+        assert fragment in message
+    if out is not None:
+        assert out.exists() == existed
+        assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")], "staging dir left"
+    return message
+
+
+def resta_args(family, out: Path, **override) -> list[str]:
+    roles = {"sft": family["sft"], "aligned": family["aligned"], "unaligned": family["unaligned"], **override}
+    argv = ["realign", "resta", "--out", str(out)]
+    for role, path in roles.items():
+        if path is not None:
+            argv += [f"--{role}", str(path)]
+    return argv
+
+
+def copy_model(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest)
+    return dest
+
+
+class WritesAFileWhenUnpickled:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def test_missing_and_non_directory_inputs(family, tmp_path, capsys):
+    fails(
+        capsys, resta_args(family, tmp_path / "o", sft=tmp_path / "nope"), "--sft", "nope: no such directory"
+    )
+    (tmp_path / "file").write_text("x")
+    fails(
+        capsys, resta_args(family, tmp_path / "o", aligned=tmp_path / "file"), "--aligned", "not a directory"
+    )
+
+
+def test_pickled_checkpoints_are_refused_unopened(family, tmp_path, capsys):
+    model = tmp_path / "pickled"
+    model.mkdir()
+    shutil.copy(family["sft"] / "config.json", model)
+    marker = tmp_path / "unpickled"
+    (model / "pytorch_model.bin").write_bytes(pickle.dumps(WritesAFileWhenUnpickled(marker)))
+    fails(
+        capsys,
+        resta_args(family, tmp_path / "o", sft=model),
+        "pytorch_model.bin",
+        "never unpickles",
+        "save_pretrained",
+    )
+    assert not marker.exists()
+
+
+def test_shape_and_dtype_mismatches_name_the_tensor(family, bf16_family, tmp_path, capsys):
+    state = load_state(family["aligned"])
+    state["model.layers.1.mlp.up_proj.weight"] = state["model.layers.1.mlp.up_proj.weight"][:, :32].clone()
+    narrow = write_model(tmp_path / "narrow", state, family["aligned"])
+    fails(
+        capsys,
+        resta_args(family, tmp_path / "o", unaligned=narrow),
+        "model.layers.1.mlp.up_proj.weight",
+        "shape",
+    )
+    fails(capsys, resta_args(family, tmp_path / "o", sft=bf16_family["sft"]), "dtype", "bfloat16", "float32")
+
+
+def test_truncated_and_corrupt_shards_name_the_file(family, tmp_path, capsys):
+    truncated = copy_model(family["sft"], tmp_path / "truncated")
+    shard = sorted(truncated.glob("*.safetensors"))[1]
+    shard.write_bytes(shard.read_bytes()[:-100])
+    fails(
+        capsys,
+        resta_args(family, tmp_path / "o", sft=truncated),
+        shard.name,
+        "not a readable safetensors file",
+    )
+    corrupt = copy_model(family["aligned"], tmp_path / "corrupt")
+    shard = sorted(corrupt.glob("*.safetensors"))[0]
+    shard.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" + b"\0" * 64)
+    fails(capsys, resta_args(family, tmp_path / "o", aligned=corrupt), shard.name)
+    missing = copy_model(family["sft"], tmp_path / "missing_shard")
+    sorted(missing.glob("*.safetensors"))[-1].unlink()
+    fails(capsys, resta_args(family, tmp_path / "o", sft=missing), "model.safetensors.index.json", "missing")
+
+
+def test_nan_in_a_late_tensor_stops_the_run_and_leaves_nothing(family, tmp_path, capsys):
+    state = load_state(family["sft"])
+    state["model.norm.weight"] = state["model.norm.weight"].clone()
+    state["model.norm.weight"][3] = float("nan")
+    poisoned = write_model(tmp_path / "poisoned", state, family["sft"])
+    fails(
+        capsys,
+        resta_args(family, tmp_path / "o", sft=poisoned),
+        "model.norm.weight",
+        "NaN or Inf",
+        str(poisoned / "model.safetensors"),
+    )
+
+
+def test_existing_output_is_kept_unless_overwrite(family, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    fails(capsys, resta_args(family, out), "already exists", "--overwrite")
+    assert (out / "keep.txt").read_text() == "mine"
+    assert main([*resta_args(family, out), "--overwrite"]) == 0
+    assert not (out / "keep.txt").exists() and (out / "recipe.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("p", ["1", "1.5", "-0.1", "nan"])
+def test_dare_p_outside_zero_one(family, tmp_path, capsys, p):
+    fails(capsys, [*resta_args(family, tmp_path / "o"), "--dare-p", p], "--dare-p must be")
+
+
+def test_bad_options_and_missing_inputs(family, lora_adapter, tmp_path, capsys):
+    out = tmp_path / "o"
+    fails(capsys, resta_args(family, out, vector=family["aligned"], unaligned=None), "not a safety vector")
+    fails(capsys, ["realign", "nonsense", "--out", str(out)], "unknown method 'nonsense'")
+    fails(capsys, [*resta_args(family, out), "--alpha", "0.3"], "takes no parameter 'alpha'")
+    fails(capsys, resta_args(family, out, unaligned=None), "needs --vector, or --aligned and --unaligned")
+    fails(capsys, resta_args(family, out, vector=family["aligned"]), "not both")
+    fails(
+        capsys,
+        [
+            "realign",
+            "interpolate",
+            "--sft",
+            str(family["sft"]),
+            "--aligned",
+            str(family["aligned"]),
+            "--unaligned",
+            str(family["unaligned"]),
+            "--out",
+            str(out),
+        ],
+        "does not use --unaligned",
+    )
+    fails(
+        capsys,
+        resta_args(family, out, sft=lora_adapter, aligned=None, vector=None),
+        "LoRA adapter",
+        "--aligned",
+    )
+    fails(
+        capsys,
+        [
+            "realign",
+            "task-arithmetic",
+            "--base",
+            str(family["aligned"]),
+            "--model",
+            str(family["sft"]),
+            "--weights",
+            "1",
+            "2",
+            "--out",
+            str(out),
+        ],
+        "--weights has 2 values for 1 --model",
+    )
+    fails(capsys, [*resta_args(family, out), "--max-shard-size", "lots"], "--max-shard-size")
+    if not torch.cuda.is_available():
+        fails(capsys, [*resta_args(family, out), "--device", "cuda"], "CUDA is not available")
+
+
+def test_safety_vector_command_errors(family, tmp_path, capsys):
+    fails(
+        capsys,
+        [
+            "safety-vector",
+            "--aligned",
+            str(family["aligned"]),
+            "--unaligned",
+            str(tmp_path / "x"),
+            "--out",
+            str(tmp_path / "v"),
+        ],
+        "--unaligned",
+        "no such directory",
+    )

@@ -1,0 +1,204 @@
+"""Each method's output against the same algebra done directly on in-memory state dicts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import load_state
+
+import realign
+
+
+@pytest.fixture(scope="module")
+def states(family):
+    return {role: load_state(path) for role, path in family.items()}
+
+
+def assert_each(output_dir, expected):
+    output = load_state(output_dir)
+    assert output.keys() == expected.keys()
+    for name, tensor in expected.items():
+        assert torch.equal(output[name], tensor), name
+
+
+def test_safety_vector_is_the_difference(family, states, tmp_path):
+    out = realign.make_safety_vector(family["aligned"], family["unaligned"], tmp_path / "v")
+    assert_each(out, {n: states["aligned"][n] - states["unaligned"][n] for n in states["aligned"]})
+    assert json.loads((out / "recipe.json").read_text())["method"] == "safety-vector"
+
+
+def test_resta_from_models_and_from_a_saved_vector(family, states, tmp_path):
+    a, u, s = states["aligned"], states["unaligned"], states["sft"]
+    expected = {n: s[n] + (a[n] - u[n]) * 0.7 for n in s}
+    direct = realign.realign(
+        "resta",
+        sft=family["sft"],
+        aligned=family["aligned"],
+        unaligned=family["unaligned"],
+        beta=0.7,
+        out=tmp_path / "direct",
+    )
+    assert_each(direct, expected)
+    vector = realign.make_safety_vector(family["aligned"], family["unaligned"], tmp_path / "v")
+    via_vector = realign.realign("resta", sft=family["sft"], vector=vector, beta=0.7, out=tmp_path / "via")
+    assert_each(via_vector, expected)
+
+
+def test_resta_with_dare_reproduces_the_per_tensor_mask(family, states, tmp_path):
+    from realign.rng import tensor_generator
+
+    a, u, s = states["aligned"], states["unaligned"], states["sft"]
+    p, beta, seed = 0.3, 0.5, 7
+    expected = {}
+    for name in s:
+        keep = torch.rand(s[name].shape, generator=tensor_generator(seed, name)) >= p
+        dropped = torch.where(keep, (s[name] - a[name]) / (1 - p), torch.zeros(()))
+        expected[name] = a[name] + dropped + (a[name] - u[name]) * beta
+    out = realign.realign(
+        "resta",
+        sft=family["sft"],
+        aligned=family["aligned"],
+        unaligned=family["unaligned"],
+        beta=beta,
+        dare_p=p,
+        seed=seed,
+        out=tmp_path / "dare",
+    )
+    assert_each(out, expected)
+
+
+def test_interpolate(family, states, tmp_path):
+    a, s = states["aligned"], states["sft"]
+    out = realign.realign(
+        "interpolate", sft=family["sft"], aligned=family["aligned"], alpha=0.25, out=tmp_path / "i"
+    )
+    assert_each(out, {n: a[n] + (s[n] - a[n]) * 0.25 for n in s})
+
+
+def test_task_arithmetic_with_mergekit_weights_computes_resta(family, states, tmp_path):
+    a, u, s = states["aligned"], states["unaligned"], states["sft"]
+    out = realign.realign(
+        "task-arithmetic",
+        base=family["unaligned"],
+        models=[family["sft"], family["aligned"]],
+        weights=[1.0, 0.5],
+        out=tmp_path / "ta",
+    )
+    expected = {n: u[n] + ((s[n] - u[n]) * 1.0 + (a[n] - u[n]) * 0.5) for n in u}
+    assert_each(out, expected)
+    output = load_state(out)
+    for name in s:  # the same RESTA up to float32 rounding
+        torch.testing.assert_close(output[name], s[name] + (a[name] - u[name]) * 0.5)
+
+
+def test_hdr_removes_the_top_k_of_the_harm_direction(family, states, tmp_path):
+    a, u, s = states["aligned"], states["unaligned"], states["sft"]
+    top_k, lam = 0.2, 0.8
+    expected = {}
+    for name in s:
+        harm = u[name] - a[name]
+        count = -(-harm.numel() * 2 // 10)  # ceil(0.2·n) without float rounding
+        threshold = harm.abs().flatten().kthvalue(harm.numel() - count + 1).values
+        expected[name] = s[name] - torch.where(harm.abs() >= threshold, harm, 0.0) * lam
+    out = realign.realign(
+        "hdr",
+        sft=family["sft"],
+        aligned=family["aligned"],
+        unaligned=family["unaligned"],
+        top_k=top_k,
+        lam=lam,
+        out=tmp_path / "hdr",
+    )
+    output = load_state(out)
+    for name in s:
+        torch.testing.assert_close(output[name], expected[name], rtol=0, atol=1e-6)
+
+
+def test_lora_adapter_is_materialised_like_peft_merges_it(
+    family, states, lora_adapter, lora_merged, tmp_path
+):
+    merged = load_state(lora_merged)
+    out = realign.realign(
+        "interpolate", sft=lora_adapter, aligned=family["aligned"], alpha=1.0, out=tmp_path / "lora"
+    )
+    output = load_state(out)
+    assert output.keys() == merged.keys()
+    changed = [n for n in merged if not torch.equal(merged[n], states["aligned"][n])]
+    assert len(changed) == 3 * 2  # q, v and down projections of both layers
+    for name in merged:
+        torch.testing.assert_close(output[name], merged[name], rtol=0, atol=1e-6)
+    assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
+    recipe = json.loads((out / "recipe.json").read_text())
+    assert recipe["inputs"]["sft"]["kind"] == "lora-adapter"
+
+
+def safe_lora_expected(aligned, sft, vector, threshold):
+    update = sft - aligned
+    if update.dim() != 2 or not update.any():
+        return sft, None
+    projected = (vector @ vector.T) @ update / torch.linalg.matrix_norm(vector)
+    similarity = torch.nn.functional.cosine_similarity(projected.flatten(), update.flatten(), dim=0)
+    return (aligned + projected, True) if similarity < threshold else (sft, False)
+
+
+@pytest.mark.parametrize("threshold", [-1.0, 0.5, 1.0])
+def test_safe_lora_projects_updates_below_the_threshold(
+    family, states, lora_merged, lora_adapter, threshold, tmp_path
+):
+    a, u, s = states["aligned"], states["unaligned"], load_state(lora_merged)
+    out = realign.realign(
+        "safe-lora",
+        sft=lora_adapter,
+        aligned=family["aligned"],
+        unaligned=family["unaligned"],
+        threshold=threshold,
+        out=tmp_path / "safe",
+    )
+    output = load_state(out)
+    projected = []
+    for name in s:
+        expected, was_projected = safe_lora_expected(a[name], s[name], a[name] - u[name], threshold)
+        torch.testing.assert_close(output[name], expected, rtol=1e-5, atol=1e-6)
+        if was_projected:
+            projected.append(name)
+    notes = json.loads((out / "recipe.json").read_text())["report"]["notes"]
+    assert sorted(notes.get("safe-lora: update projected", [])) == sorted(projected)
+    assert len(projected) == {-1.0: 0, 1.0: 6}.get(threshold, len(projected))
+
+
+def test_bf16_inputs_are_computed_in_float32_and_stored_in_bf16(bf16_family, tmp_path):
+    a, u, s = (load_state(bf16_family[r]) for r in ("aligned", "unaligned", "sft"))
+    out = realign.realign(
+        "resta",
+        sft=bf16_family["sft"],
+        aligned=bf16_family["aligned"],
+        unaligned=bf16_family["unaligned"],
+        beta=0.5,
+        out=tmp_path / "r",
+    )
+    expected = {n: (s[n].float() + (a[n].float() - u[n].float()) * 0.5).to(torch.bfloat16) for n in s}
+    assert_each(out, expected)
+
+
+def test_cpu_and_cuda_give_the_same_bits(family, tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    runs = {
+        device: load_state(
+            realign.realign(
+                "resta",
+                sft=family["sft"],
+                aligned=family["aligned"],
+                unaligned=family["unaligned"],
+                dare_p=0.4,
+                seed=3,
+                device=device,
+                out=tmp_path / device,
+            )
+        )
+        for device in ("cpu", "cuda")
+    }
+    for name, tensor in runs["cpu"].items():
+        assert torch.equal(tensor, runs["cuda"][name]), name
