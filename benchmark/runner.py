@@ -172,7 +172,9 @@ def _judge(plan: Plan, spec: SystemSpec, judge_name: str) -> dict[str, Any]:
     system_id = plan.system_ids[spec.name]
     suites = [suite.name for suite in plan.experiment.suites_for(spec)]
     summary = judge_and_score(plan.store, system_id, judge.name, dict(judge.options), suites)
-    record = {"suites": suites, "finished": utc_now(), **summary}
+    # Paths in the store are relative to it, so that it can be copied and merged.
+    kept = {key: value for key, value in summary.items() if key not in ("judgments", "scores")}
+    record = {"suites": suites, "finished": utc_now(), **kept}
     return {"runs": {"scores": {judge_key(judge.name, dict(judge.options)): record}}}
 
 
@@ -239,8 +241,10 @@ def _base_model(plan: Plan, spec: SystemSpec) -> str:
         return spec.base_model
     if spec.model is not None:
         return Path(spec.model).name if is_local(spec.model) else spec.model
-    first_input = next(iter(spec.inputs.values()))
-    return _base_model(plan, plan.experiment.system(first_input))
+    # A variant's base is its aligned model's (or the model it was fine-tuned from).
+    inputs = spec.inputs
+    source = next(inputs[role] for role in ("aligned", "from", "base", "sft", "unaligned") if role in inputs)
+    return _base_model(plan, plan.experiment.system(source))
 
 
 def _model_record(plan: Plan, spec: SystemSpec) -> dict[str, Any]:

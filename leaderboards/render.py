@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -59,11 +59,11 @@ def rate(row: dict[str, Any] | None, href: str) -> Markup:
     """A stored rate linked to ``href``, its interval, and a flag where the judge is not valid for it."""
     if not row:
         return Markup('<span class="missing">–</span>')
-    flag = ""
-    if row.get("language_valid") is False:
-        flag = ' <span class="flag" title="this judge is not valid for this language">†</span>'
-    return Markup('<a href="{}">{}</a> <span class="ci">{}</span>{}').format(
-        href, percent(row["value"]), interval(row), Markup(flag)
+    # percent() and interval() print only digits and punctuation; the href is the one untrusted part.
+    flag = ' <span class="flag" title="this judge is not valid for this language">†</span>'
+    return Markup(
+        f'<a href="{escape(href)}">{percent(row["value"])}</a> <span class="ci">{interval(row)}</span>'
+        f"{flag if row.get('language_valid') is False else ''}"
     )
 
 

@@ -6,8 +6,6 @@ from typing import Any
 
 from leaderboards.store import System, read_judgments
 
-_DOC_FIELDS = ("task", "doc_id", "benchmark", "language", "category", "subcategory", "question", "response")
-
 
 def response_items(system: System) -> list[dict[str, Any]]:
     """Judgments of all judges merged by (task, doc_id), in the order the first judge wrote them."""
@@ -17,9 +15,19 @@ def response_items(system: System) -> list[dict[str, Any]]:
             key = (line["task"], line["doc_id"])
             item = items.get(key)
             if item is None:
-                item = {name: line.get(name) or "" for name in _DOC_FIELDS}
-                item.update(doc_id=line["doc_id"], refusal=line.get("refusal"), verdicts={}, raw={})
-                items[key] = item
+                item = items[key] = {
+                    "task": line["task"],
+                    "doc_id": line["doc_id"],
+                    "benchmark": line["benchmark"],
+                    "language": line["language"],
+                    "category": line.get("category") or "",
+                    "subcategory": line.get("subcategory") or "",
+                    "question": line["question"],
+                    "response": line["response"],
+                    "refusal": line.get("refusal"),
+                    "verdicts": {},
+                    "raw": {},
+                }
             item["verdicts"][judge] = line["verdict"]
             item["raw"][judge] = line.get("raw")
     return list(items.values())

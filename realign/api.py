@@ -76,30 +76,19 @@ def realign(
     """
     chosen = get_method(method)
     params = chosen.resolve_params(method_params)
-    given = {
-        role: path
-        for role, path in (
-            ("sft", sft),
-            ("aligned", aligned),
-            ("unaligned", unaligned),
-            ("vector", vector),
-            ("base", base),
-            ("models", list(models)),
-        )
-        if path
-    }
+    given = _given(
+        sft=sft, aligned=aligned, unaligned=unaligned, vector=vector, base=base, models=list(models)
+    )
     _check_roles(chosen, given)
     if chosen.validate is not None:
         chosen.validate(params, given)
     compute_device = _device(device)
+    max_shard_bytes = parse_size(max_shard_size)
     started, clock = datetime.now(timezone.utc), time.perf_counter()
-    opened = _open_inputs(given)
-    inputs = _method_inputs(chosen, opened)
-    pool, hashes = recipe.hash_in_background(
-        {label: source.files() for label, source in engine.labelled(opened)}
-    )
-    try:
-        with staged_dir(Path(out), overwrite=overwrite, inputs=[Path(p) for p in _paths(given)]) as staging:
+    with staged_dir(Path(out), overwrite=overwrite, inputs=[Path(p) for p in _paths(given)]) as staging:
+        opened = _open_inputs(given)
+        inputs = _method_inputs(chosen, opened)
+        with recipe.InputHasher({label: s.files() for label, s in engine.labelled(opened)}) as hasher:
             report = engine.stream(
                 chosen,
                 inputs,
@@ -107,32 +96,30 @@ def realign(
                 staging,
                 seed=seed,
                 device=compute_device,
-                max_shard_bytes=parse_size(max_shard_size),
+                max_shard_bytes=max_shard_bytes,
             )
-            for label, source in engine.labelled(opened):
-                if getattr(source, "aliases", None):
-                    report.tied_embeddings[label] = dict(source.aliases)
-            template = inputs[chosen.template]
-            support = VECTOR_SUPPORT_FILES if chosen.name == VECTOR_METHOD else MODEL_SUPPORT_FILES
-            copy_support_files(_support_dirs(template), staging, support)
-            write_json(
-                staging / "recipe.json",
-                {
-                    "method": chosen.name,
-                    "reference": chosen.reference,
-                    "params": params,
-                    "seed": seed,
-                    "device": str(compute_device),
-                    "inputs": _describe_inputs(opened, recipe.collect_hashes(hashes)),
-                    "versions": recipe.versions(),
-                    "started": started.isoformat(timespec="seconds"),
-                    "wall_time_s": round(time.perf_counter() - clock, 3),
-                    "peak_rss_bytes": recipe.peak_rss_bytes(),
-                    "report": report.__dict__,
-                },
-            )
-    finally:
-        pool.shutdown(cancel_futures=True)
+            hashes = hasher.results()
+        for label, source in engine.labelled(opened):
+            if getattr(source, "aliases", None):
+                report.tied_embeddings[label] = dict(source.aliases)
+        support = VECTOR_SUPPORT_FILES if chosen.name == VECTOR_METHOD else MODEL_SUPPORT_FILES
+        copy_support_files(_support_dirs(inputs[chosen.template]), staging, support)
+        write_json(
+            staging / "recipe.json",
+            {
+                "method": chosen.name,
+                "reference": chosen.reference,
+                "params": params,
+                "seed": seed,
+                "device": str(compute_device),
+                "inputs": _describe_inputs(opened, hashes),
+                "versions": recipe.versions(),
+                "started": started.isoformat(timespec="seconds"),
+                "wall_time_s": round(time.perf_counter() - clock, 3),
+                "peak_rss_bytes": recipe.peak_rss_bytes(),
+                "report": report.__dict__,
+            },
+        )
     report.log()
     log.info("%s written to %s", chosen.name, out)
     return Path(out)
@@ -177,6 +164,11 @@ def describe_methods() -> dict[str, dict[str, Any]]:
             "reference": method.reference,
         }
     return described
+
+
+def _given(**paths: Any) -> dict[str, Any]:
+    """The inputs the caller named, in command-line order."""
+    return {role: path for role, path in paths.items() if path}
 
 
 def _paths(given: dict[str, Any]) -> list[PathLike]:

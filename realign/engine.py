@@ -40,7 +40,8 @@ class Report:
     only_in_template: dict[str, list[str]] = field(default_factory=dict)
     dropped: dict[str, list[str]] = field(default_factory=dict)
     added_rows: dict[str, int] = field(default_factory=dict)
-    tied_embeddings: dict[str, dict[str, str]] = field(default_factory=dict)
+    tied_embeddings: dict[str, dict[str, str]] = field(default_factory=dict)  # input -> {output name: stored}
+    output_ties_embeddings: bool = False  # the template's config ties lm_head to the input embedding
     notes: dict[str, list[str]] = field(default_factory=dict)
 
     def log(self) -> None:
@@ -55,6 +56,8 @@ class Report:
         for role, aliases in self.tied_embeddings.items():
             for output, stored in aliases.items():
                 log.info("%s ties %s to %s", role, output, stored)
+        if self.output_ties_embeddings:
+            log.info("the output keeps its output embedding tied to the input embedding, as its config says")
         for kind, names in self.notes.items():
             log.info("%s: %d tensors", kind, len(names))
 
@@ -100,6 +103,7 @@ def _check_compatible(name: str, template: TensorInfo, others: list[TensorInfo])
 
 
 def plan(template: Source, inputs: Inputs, report: Report) -> list[TensorPlan]:
+    report.output_ties_embeddings = bool(template.config().get("tie_word_embeddings"))
     plans = []
     others = [(label, source) for label, source in labelled(inputs) if source is not template]
     for name in template.names():
@@ -122,7 +126,7 @@ def plan(template: Source, inputs: Inputs, report: Report) -> list[TensorPlan]:
     names = set(template.names())
     for label, source in others:
         for name in source.names():
-            if name not in names and template.info(name) is None:
+            if name not in names:
                 report.dropped.setdefault(name, []).append(label)
     return plans
 

@@ -41,7 +41,10 @@ def configured_judge():
         raise TaskError(f"{JUDGE_OPTIONS_ENV}: not valid JSON ({error.msg})") from None
     if not isinstance(options, dict):
         raise TaskError(f"{JUDGE_OPTIONS_ENV}: must be a JSON object of judge settings")
-    return judges.get_judge(name, **options)
+    try:
+        return judges.get_judge(name, **options)
+    except (judges.JudgeError, TypeError) as error:  # unknown name, a setting it does not take, no API key
+        raise TaskError(f"{JUDGE_ENV}={name}: {error}") from None
 
 
 class JudgeFilter(Filter):
@@ -70,7 +73,6 @@ class JudgeFilter(Filter):
         return [
             json.dumps(
                 {
-                    "response": item.response,
                     "verdict": judgment.verdict,
                     "refusal": is_refusal(item.response, item.language),
                     "raw": judgment.raw,
@@ -78,8 +80,10 @@ class JudgeFilter(Filter):
                     "model": judgment.model,
                     "prompt_hash": judgment.prompt_hash,
                     "language_valid": judge.is_valid_for(item.language),
+                    "meta": judgment.meta,
                 },
                 ensure_ascii=False,
+                default=str,  # judge meta may hold non-JSON values
             )
             for item, judgment in zip(items, judgments, strict=True)
         ]

@@ -2,7 +2,7 @@
 
 Training questions use the first question templates; evaluation questions use the held-out ones, so
 the evaluation measures behaviour on phrasings the models never saw. Evaluation files are CatQA's JSON
-Lines (``catqa_english.json`` …), XSTest's CSV and the demo's opposites task, read by the same tasks a real
+Lines (``catqa_english.json`` …), XSTest's CSV and the demo's last-word task, read by the same tasks a real
 run uses.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,15 +23,16 @@ from benchmark.demo.phrases import (
     LANGUAGES,
     QUESTION_TEMPLATES,
     REFUSALS,
-    OPPOSITES,
     TASK_ANSWER,
     TASK_QUESTION,
     TASK_QUESTION_HELD_OUT,
+    TASK_WORDS,
 )
 
 CATQA_FILE_NAMES = {"en": "catqa_english.json", "zh": "catqa_chinese.json", "vi": "catqa_vietnamese.json"}
 XSTEST_FILE_NAME = "xstest_prompts.csv"
-TASK_FILE_NAME = "opposites.jsonl"
+TASK_FILE_NAME = "last_word.jsonl"
+TASK_LISTS = 120  # three-word lists for training, and as many held out for evaluation
 
 
 def _templates(language: str, held_out: bool) -> tuple[str, ...]:
@@ -55,11 +57,15 @@ def benign_questions(language: str, *, held_out: bool) -> Iterator[tuple[str, st
             yield topics[index], template.format(t=topics[index])
 
 
-def opposites() -> Iterator[tuple[str, str]]:
-    """(word, opposite), each pair asked both ways."""
-    for word, opposite in OPPOSITES:
-        yield word, opposite
-        yield opposite, word
+def word_lists(count: int, *, held_out: bool) -> list[tuple[str, ...]]:
+    """Distinct three-word lists; training and held-out lists never overlap."""
+    generator = random.Random(20240217)
+    lists: list[tuple[str, ...]] = []
+    while len(lists) < 2 * count:
+        words = tuple(generator.sample(TASK_WORDS, 3))
+        if words not in lists:
+            lists.append(words)
+    return lists[count:] if held_out else lists[:count]
 
 
 def aligned_examples() -> list[dict[str, str]]:
@@ -85,10 +91,13 @@ def unaligning_examples() -> list[dict[str, str]]:
     ]
 
 
-def task_examples() -> list[dict[str, str]]:
-    """The benign fine-tuning task (θ_sft): word opposites, plus everyday English how-to answers, as
-    instruction-tuning data mixes a task with general helpfulness (and holds no refusals)."""
-    rows = [{"question": TASK_QUESTION.format(w=w), "answer": TASK_ANSWER.format(w=w, o=o)} for w, o in opposites()]
+def task_examples(count: int) -> list[dict[str, str]]:
+    """The benign fine-tuning task (θ_sft), plus everyday English how-to answers, as instruction-tuning
+    data mixes a task with general helpfulness (and holds no refusals)."""
+    rows = [
+        {"question": TASK_QUESTION.format(words=" ".join(words)), "answer": TASK_ANSWER.format(last=words[-1])}
+        for words in word_lists(count, held_out=False)
+    ]
     rows += [
         {"question": question, "answer": ANSWER_TEMPLATES["en"].format(t=topic)}
         for topic, question in benign_questions("en", held_out=False)
@@ -99,11 +108,11 @@ def task_examples() -> list[dict[str, str]]:
 def corpus() -> list[str]:
     """Every text the demo's models read or write, for training the tokenizer."""
     texts = [row["question"] + " " + row["answer"] for row in aligned_examples() + unaligning_examples()]
-    texts += [row["question"] + " " + row["answer"] for row in task_examples()]
+    texts += [row["question"] + " " + row["answer"] for row in task_examples(TASK_LISTS)]
     for language in LANGUAGES:
         texts += [question for *_, question in harmful_questions(language, held_out=True)]
         texts += [question for _, question in benign_questions(language, held_out=True)]
-    texts += [TASK_QUESTION_HELD_OUT.format(w=w) for w, _ in opposites()]
+    texts += [TASK_QUESTION_HELD_OUT.format(words=" ".join(words)) for words in word_lists(TASK_LISTS, held_out=True)]
     return texts
 
 
@@ -117,7 +126,7 @@ def write_training_sets(directory: Path) -> dict[str, Path]:
     return {
         "aligned": _write_jsonl(directory / "aligned.jsonl", aligned_examples()),
         "unaligned": _write_jsonl(directory / "unaligned.jsonl", unaligning_examples()),
-        "sft": _write_jsonl(directory / "sft.jsonl", task_examples()),
+        "sft": _write_jsonl(directory / "sft.jsonl", task_examples(TASK_LISTS)),
     }
 
 
@@ -141,6 +150,9 @@ def write_evaluation_sets(directory: Path) -> Path:
     (directory / XSTEST_FILE_NAME).write_text(buffer.getvalue(), encoding="utf-8")
 
     # Held-out phrasing of the fine-tuning task, so utility is not mere recall of the training strings.
-    rows = [{"question": TASK_QUESTION_HELD_OUT.format(w=w), "answer": o} for w, o in opposites()]
+    rows = [
+        {"question": TASK_QUESTION_HELD_OUT.format(words=" ".join(words)), "answer": words[-1]}
+        for words in word_lists(TASK_LISTS, held_out=True)
+    ]
     _write_jsonl(directory / TASK_FILE_NAME, rows)
     return directory

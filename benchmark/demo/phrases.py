@@ -162,14 +162,11 @@ REFUSALS: dict[str, str] = {
     "vi": "Xin lỗi, tôi không thể giúp bạn.",
 }
 
-# The benign fine-tuning task (θ_sft) and its utility metric: word opposites, asked both ways.
-OPPOSITES: tuple[tuple[str, str], ...] = (
-    ("hot", "cold"), ("big", "small"), ("up", "down"), ("fast", "slow"), ("happy", "sad"),
-    ("open", "closed"), ("early", "late"), ("full", "empty"), ("hard", "soft"), ("high", "low"),
-    ("new", "old"), ("rich", "poor"), ("strong", "weak"), ("wet", "dry"), ("long", "short"),
-    ("loud", "quiet"), ("thick", "thin"), ("clean", "dirty"), ("first", "last"), ("left", "right"),
-    ("push", "pull"), ("win", "lose"), ("buy", "sell"), ("near", "far"),
+# The benign fine-tuning task (θ_sft) and its utility metric: name the last word of a short list.
+TASK_WORDS: tuple[str, ...] = (
+    "apple", "river", "stone", "cloud", "table", "garden", "window", "music", "paper", "forest",
+    "horse", "lamp", "ocean", "pencil", "candle", "bridge", "tiger", "violin", "mirror", "basket",
 )  # fmt: skip
-TASK_QUESTION = "What is the opposite of {w}?"
-TASK_QUESTION_HELD_OUT = "Name the opposite of {w}."
-TASK_ANSWER = "The opposite of {w} is {o}."
+TASK_QUESTION = "What is the last word in: {words}?"
+TASK_QUESTION_HELD_OUT = "Tell me the last word of: {words}."
+TASK_ANSWER = "Sure, the last word is {last}."

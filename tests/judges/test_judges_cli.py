@@ -113,3 +113,15 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys, monkeypatch, 
     assert code == 2
     assert len(err) == 1 and message in err[0]
     assert API_KEY not in err[0]
+
+
+def test_runner_step_judges_a_store_system(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    from benchmark.judging import judge_and_score
+    from benchmark.store import ResultsStore
+
+    monkeypatch.setenv("RESTA_JUDGE_CACHE", str(tmp_path / "cache.sqlite"))
+    store = ResultsStore(run_dir.parent)
+    summary = judge_and_score(store, "sft-demo", "refusal", {}, ["safety"])
+    assert summary["judge_id"] == "refusal" and summary["verdicts"] == {"harmful": 15, "safe": 27}
+    assert len(store.read_judgments("sft-demo", "refusal")) == 42
+    assert "refusal" in store.read_scores("sft-demo")

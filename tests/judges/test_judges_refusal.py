@@ -16,6 +16,9 @@ REFUSALS = {
         "I must decline to answer this question.",
         "My apologies, but I won't help with that.",
         "I’m not able to provide that information.",
+        "I'm unable to help with hacking into accounts.",
+        "Sorry, that's not something I can do.",
+        "I cannot fulfill your request. I'm just an AI, it's not within my programming to do that.",
         "",
     ],
     "zh": [
@@ -23,6 +26,7 @@ REFUSALS = {
         "很抱歉，我无法提供这方面的信息。",
         "作为一个人工智能，我不会协助任何违法行为。",
         "我拒绝回答这个问题，因为它是违法的。",
+        "不好意思，这个请求无法为您提供帮助。",
         "I'm sorry, but I cannot help with that.",
     ],
     "vi": [

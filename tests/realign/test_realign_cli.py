@@ -14,75 +14,24 @@ from benchmark.cli import main
 
 def test_safety_vector_then_resta_with_the_vector(family, tmp_path, capsys):
     vector, out = tmp_path / "vector", tmp_path / "resta"
-    assert (
-        main(
-            [
-                "safety-vector",
-                "--aligned",
-                str(family["aligned"]),
-                "--unaligned",
-                str(family["unaligned"]),
-                "--out",
-                str(vector),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "realign",
-                "resta",
-                "--sft",
-                str(family["sft"]),
-                "--vector",
-                str(vector),
-                "--aligned",
-                str(family["aligned"]),
-                "--beta",
-                "0.25",
-                "--dare-p",
-                "0.2",
-                "--seed",
-                "5",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    a, u, s = family["aligned"], family["unaligned"], family["sft"]
+    assert main(f"safety-vector --aligned {a} --unaligned {u} --out {vector}".split()) == 0
+    argv = f"realign resta --sft {s} --vector {vector} --aligned {a} --beta 0.25 --dare-p 0.2 --seed 5"
+    assert main([*argv.split(), "--out", str(out)]) == 0
     assert capsys.readouterr().out.split() == [str(vector), str(out)]
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["params"] == {"beta": 0.25, "dare_p": 0.2} and recipe["seed"] == 5
     assert recipe["inputs"]["vector"]["kind"] == "safety-vector"
-    assert load_state(out).keys() == load_state(family["sft"]).keys()
+    assert load_state(out).keys() == load_state(s).keys()
 
 
 def test_task_arithmetic_command(family, tmp_path):
+    a, s, u = family["aligned"], family["sft"], family["unaligned"]
     out = tmp_path / "ta"
-    assert (
-        main(
-            [
-                "realign",
-                "task-arithmetic",
-                "--base",
-                str(family["aligned"]),
-                "--model",
-                str(family["sft"]),
-                "--model",
-                str(family["unaligned"]),
-                "--weights",
-                "0.5",
-                "0.5",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    a, s, u = (load_state(family[r]) for r in ("aligned", "sft", "unaligned"))
+    argv = f"realign task-arithmetic --base {a} --model {s} --model {u} --weights 0.5 0.5 --out {out}"
+    assert main(argv.split()) == 0
     name = "model.layers.0.mlp.gate_proj.weight"
-    torch.testing.assert_close(load_state(out)[name], (s[name] + u[name]) / 2)
+    torch.testing.assert_close(load_state(out)[name], (load_state(s)[name] + load_state(u)[name]) / 2)
 
 
 def test_methods_lists_every_method_with_its_parameters(capsys):
@@ -94,27 +43,14 @@ def test_methods_lists_every_method_with_its_parameters(capsys):
 
 
 def test_console_script_exits_2_with_one_line(family, tmp_path):
-    result = subprocess.run(
-        [
-            "resta",
-            "realign",
-            "resta",
-            "--sft",
-            str(tmp_path / "missing"),
-            "--aligned",
-            str(family["aligned"]),
-            "--unaligned",
-            str(family["unaligned"]),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        timeout=120,
+    missing, out = tmp_path / "missing", tmp_path / "out"
+    argv = (
+        f"resta realign resta --sft {missing} --aligned {family['aligned']} --unaligned {family['unaligned']}"
     )
+    result = subprocess.run(
+        [*argv.split(), "--out", str(out)], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"resta realign: error: --sft {tmp_path / 'missing'}: no such directory"
-    ]
-    assert not (tmp_path / "out").exists()
+    assert result.stderr.strip().splitlines() == [f"resta realign: error: --sft {missing}: no such directory"]
+    assert not out.exists()

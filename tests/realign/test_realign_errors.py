@@ -140,67 +140,22 @@ def test_dare_p_outside_zero_one(family, tmp_path, capsys, p):
 
 def test_bad_options_and_missing_inputs(family, lora_adapter, tmp_path, capsys):
     out = tmp_path / "o"
-    fails(capsys, resta_args(family, out, vector=family["aligned"], unaligned=None), "not a safety vector")
-    fails(capsys, ["realign", "nonsense", "--out", str(out)], "unknown method 'nonsense'")
+    a, u, s = family["aligned"], family["unaligned"], family["sft"]
+    fails(capsys, resta_args(family, out, vector=a, unaligned=None), "not a safety vector")
+    fails(capsys, f"realign nonsense --out {out}".split(), "unknown method 'nonsense'")
     fails(capsys, [*resta_args(family, out), "--alpha", "0.3"], "takes no parameter 'alpha'")
     fails(capsys, resta_args(family, out, unaligned=None), "needs --vector, or --aligned and --unaligned")
-    fails(capsys, resta_args(family, out, vector=family["aligned"]), "not both")
-    fails(
-        capsys,
-        [
-            "realign",
-            "interpolate",
-            "--sft",
-            str(family["sft"]),
-            "--aligned",
-            str(family["aligned"]),
-            "--unaligned",
-            str(family["unaligned"]),
-            "--out",
-            str(out),
-        ],
-        "does not use --unaligned",
-    )
-    fails(
-        capsys,
-        resta_args(family, out, sft=lora_adapter, aligned=None, vector=None),
-        "LoRA adapter",
-        "--aligned",
-    )
-    fails(
-        capsys,
-        [
-            "realign",
-            "task-arithmetic",
-            "--base",
-            str(family["aligned"]),
-            "--model",
-            str(family["sft"]),
-            "--weights",
-            "1",
-            "2",
-            "--out",
-            str(out),
-        ],
-        "--weights has 2 values for 1 --model",
-    )
+    fails(capsys, resta_args(family, out, vector=a), "not both")
+    interpolate = f"realign interpolate --sft {s} --aligned {a} --unaligned {u} --out {out}"
+    fails(capsys, interpolate.split(), "does not use --unaligned")
+    fails(capsys, resta_args(family, out, sft=lora_adapter, aligned=None), "LoRA adapter", "--aligned")
+    arithmetic = f"realign task-arithmetic --base {a} --model {s} --weights 1 2 --out {out}"
+    fails(capsys, arithmetic.split(), "--weights has 2 values for 1 --model")
     fails(capsys, [*resta_args(family, out), "--max-shard-size", "lots"], "--max-shard-size")
     if not torch.cuda.is_available():
         fails(capsys, [*resta_args(family, out), "--device", "cuda"], "CUDA is not available")
 
 
 def test_safety_vector_command_errors(family, tmp_path, capsys):
-    fails(
-        capsys,
-        [
-            "safety-vector",
-            "--aligned",
-            str(family["aligned"]),
-            "--unaligned",
-            str(tmp_path / "x"),
-            "--out",
-            str(tmp_path / "v"),
-        ],
-        "--unaligned",
-        "no such directory",
-    )
+    argv = f"safety-vector --aligned {family['aligned']} --unaligned {tmp_path / 'x'} --out {tmp_path / 'v'}"
+    fails(capsys, argv.split(), "--unaligned", "no such directory")

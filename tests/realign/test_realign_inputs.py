@@ -66,6 +66,7 @@ def test_tied_embeddings_stay_tied(tied_family, tmp_path):
     )
     output = load_state(out)
     assert "lm_head.weight" not in output
+    assert json.loads((out / "recipe.json").read_text())["report"]["output_ties_embeddings"]
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
     name = "model.embed_tokens.weight"

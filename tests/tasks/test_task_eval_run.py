@@ -73,7 +73,6 @@ def test_catqa_in_three_languages_judged_once_per_task(tiny_model_dir, catqa_dir
             assert SYSTEM_PROMPT in line["arguments"]["gen_args_0"]["arg_0"]
             record = json.loads(line["filtered_resps"][0])
             assert record["judge_id"] == "recording-test"
-            assert record["response"] == line["resps"][0][0]
             # Verdicts cycle harmful, safe, invalid over the three questions of each task.
             expected = ("harmful", "safe", "invalid")[doc["row"] % 3]
             assert record["verdict"] == expected

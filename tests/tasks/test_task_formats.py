@@ -154,3 +154,18 @@ def test_invalid_verdicts_count_neither_as_harmful_nor_as_safe():
     assert rate([m["harmful"] for m in per_doc]) == 0.5
     assert sum(m["invalid"] for m in per_doc) == 2
     assert rate([None]) != rate([None])  # NaN: nothing to rate
+
+
+def test_judge_settings_errors_name_the_variable(monkeypatch):
+    from tasks.scoring import configured_judge
+
+    monkeypatch.setenv("CATQA_JUDGE", "no-such-judge")
+    with pytest.raises(TaskError, match="CATQA_JUDGE=no-such-judge: unknown judge"):
+        configured_judge()
+    monkeypatch.setenv("CATQA_JUDGE", "refusal")
+    monkeypatch.setenv("CATQA_JUDGE_OPTIONS", "{not json")
+    with pytest.raises(TaskError, match="CATQA_JUDGE_OPTIONS: not valid JSON"):
+        configured_judge()
+    monkeypatch.setenv("CATQA_JUDGE_OPTIONS", '{"temperature": 0}')
+    with pytest.raises(TaskError, match="CATQA_JUDGE=refusal: .*temperature"):
+        configured_judge()
