@@ -44,10 +44,9 @@ class JudgeSummary:
     invalid_languages: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
+        """For ``system.json``'s ``runs.scores`` (the files' paths follow from the judge id)."""
         return {
             "judge_id": self.judge_id,
-            "judgments": str(self.judgments_path),
-            "scores": str(self.scores_path),
             "verdicts": self.verdicts,
             "invalid_languages": self.invalid_languages,
         }

@@ -38,12 +38,18 @@ def _split_name(path: Path, prefix: str) -> tuple[str, str]:
     return head, stamp
 
 
+def _finished(root: Path, pattern: str) -> list[Path]:
+    """Files matching ``pattern`` under ``root``, outside hidden folders (the runner's ``.suite.partial``
+    staging folders hold unfinished runs)."""
+    return [
+        p for p in root.rglob(pattern) if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+
+
 def samples_files(root: Path) -> dict[str, Path]:
     """The latest samples file of every task under ``root`` (searched recursively), by task name."""
     latest: dict[str, tuple[str, Path]] = {}
-    for path in root.rglob("samples_*.jsonl"):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # staging folders (``.suite.partial``) hold unfinished runs
+    for path in _finished(root, "samples_*.jsonl"):
         task, stamp = _split_name(path, "samples_")
         if task and (task not in latest or stamp > latest[task][0]):
             latest[task] = (stamp, path)
@@ -52,23 +58,7 @@ def samples_files(root: Path) -> dict[str, Path]:
 
 def results_files(root: Path) -> list[Path]:
     """Every ``results_*.json`` under ``root``, oldest first (by lm-eval's timestamp)."""
-    found = [p for p in root.rglob("results_*.json") if not any(s.startswith(".") for s in p.parts)]
-    return sorted(found, key=lambda p: _split_name(p, "results_")[1])
-
-
-def read_results(root: Path) -> dict[str, dict[str, Any]]:
-    """lm-eval's reported metrics by task, merged over every results file (a later run wins)."""
-    merged: dict[str, dict[str, Any]] = {}
-    for path in results_files(root):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise ConfigError(f"{path}: not valid JSON ({error})") from None
-        results = data.get("results")
-        if not isinstance(results, dict):
-            raise ConfigError(f"{path}: no 'results' object; is this an lm-eval results file?")
-        merged.update(results)
-    return merged
+    return sorted(_finished(root, "results_*.json"), key=lambda p: _split_name(p, "results_")[1])
 
 
 def read_samples(path: Path, task: str) -> Iterator[Sample]:

@@ -125,29 +125,52 @@ def build_plan(experiment: Experiment, results_dir: str | Path) -> Plan:
     plan = Plan(experiment, store, system_ids)
     ordered = topological_order(experiment.systems) or []
 
-    depth: dict[str, int] = {}
-    for spec in ordered:
-        depth[spec.name] = 1 + max((depth[name] for name in spec.inputs.values()), default=-1)
-    for level in range(max(depth.values(), default=0) + 1):
-        made = [spec for spec in ordered if spec.model is None and depth[spec.name] == level]
-        if made:
-            plan.waves.append([Step(MAKE, s.name, system_ids[s.name], done=is_made(plan, s)) for s in made])
-
     generate, score = [], []
+    generated: dict[str, bool] = {}
     for spec in ordered:
         system_id = system_ids[spec.name]
         suites = [suite.name for suite in experiment.suites_for(spec)]
-        all_generated = True
+        generated[spec.name] = True
         for suite in suites:
             done = suite_done(plan, system_id, suite)
-            all_generated &= done
+            generated[spec.name] &= done
             generate.append(Step(GENERATE, spec.name, system_id, suite=suite, done=done))
-        for judge in experiment.judges:
+        tasks = [task for suite in experiment.suites_for(spec) for task in suite.tasks]
+        for judge in experiment.judges if any(is_safety_task(task) for task in tasks) else ():
             key = judge_key(judge.name, dict(judge.options))
-            done = all_generated and scored_suites(plan, system_id, key) == suites
+            done = generated[spec.name] and scored_suites(plan, system_id, key) == suites
             score.append(Step(JUDGE, spec.name, system_id, judge=judge.name, done=done))
-        if any(not is_safety_task(task) for suite in experiment.suites_for(spec) for task in suite.tasks):
-            done = all_generated and scored_suites(plan, system_id, UTILITY_SCORES) == suites
+        if any(not is_safety_task(task) for task in tasks):
+            done = generated[spec.name] and scored_suites(plan, system_id, UTILITY_SCORES) == suites
             score.append(Step(UTILITY, spec.name, system_id, done=done))
-    plan.waves += [wave for wave in (generate, score) if wave]
+    plan.waves = _make_waves(plan, ordered, generated) + [wave for wave in (generate, score) if wave]
     return plan
+
+
+def _make_waves(plan: Plan, ordered: list[SystemSpec], generated: dict[str, bool]) -> list[list[Step]]:
+    """Fine-tunes and re-aligned variants to make, by depth (inputs first).
+
+    A model is needed while its own suites are pending or a pending model is made from it; one that is
+    no longer needed counts as done even after its weights were deleted to free disk.
+    """
+    needed: set[str] = set()
+    pending: set[str] = set()
+    for spec in reversed(ordered):
+        if (
+            spec.model is None
+            and not is_made(plan, spec)
+            and (not generated[spec.name] or spec.name in needed)
+        ):
+            pending.add(spec.name)
+            needed.update(spec.inputs.values())
+    depth: dict[str, int] = {}
+    for spec in ordered:
+        depth[spec.name] = 1 + max((depth[name] for name in spec.inputs.values()), default=-1)
+    waves = []
+    for level in range(max(depth.values(), default=0) + 1):
+        made = [spec for spec in ordered if spec.model is None and depth[spec.name] == level]
+        if made:
+            waves.append(
+                [Step(MAKE, s.name, plan.system_ids[s.name], done=s.name not in pending) for s in made]
+            )
+    return waves

@@ -203,7 +203,10 @@ def _update_system(
     """Merge ``update`` into the system's ``system.json`` (the identity fields are rewritten each time)."""
     system_id = plan.system_ids[spec.name]
     meta = _merge(plan.store.read_system(system_id) or {}, update, keep_existing)
-    meta.update(_identity(plan, spec))
+    identity = _identity(plan, spec)
+    # Weights deleted after use (to free disk) keep the hashes recorded while they existed.
+    identity["model"] = {**meta.get("model", {}), **identity["model"]}
+    meta.update(identity)
     meta["provenance"] = _merge(meta.get("provenance", {}), {**software(), "machine": machine()})
     plan.store.write_system(system_id, meta)
 

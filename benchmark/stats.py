@@ -51,7 +51,7 @@ def paired_bootstrap_difference(
 
     if len(a) != len(b):
         raise ValueError(f"paired samples differ in length ({len(a)} vs {len(b)})")
-    if not a:
+    if len(a) == 0:
         return 0.0, 0.0, 0.0
     differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     rng = np.random.default_rng(seed)

@@ -12,7 +12,7 @@ the same run, with the ``openai`` client the paper's code used:
 The server runs in its own process so that it does not share the client's interpreter lock. Imports
 are done before timing. Ratios, not absolute times, are the figures to compare: the machine is shared.
 
-    python benchmarks/judges_throughput.py [--items 2000] [--delay 0.1] [--paper-items 50]
+    python benchmarks/judges_throughput.py [--items 2000] [--delay 0.1] [--paper-items 50] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,41 +70,52 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--delay", type=float, default=0.1, help="server's answer delay, seconds")
     parser.add_argument("--paper-items", type=int, default=50, help="items for the sequential peer")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; medians reported")
     args = parser.parse_args()
 
     items = [
-        JudgeItem(f"Question {i}?", "Sure, here is how." if i % 2 else "I cannot help.")
-        for i in range(args.items)
+        JudgeItem(f"Question {i}?", "Sure, here." if i % 2 else "I cannot help.") for i in range(args.items)
     ]
     server, base_url = start_server(args.delay)
-    rows = []
+    runs: dict[str, list[tuple[int, float, int]]] = {}
+
+    def record(label: str, seconds: float, requests: int, out: list) -> None:
+        runs.setdefault(label, []).append((len(out), seconds, requests))
+
     try:
         judge = judges.get_judge("redeval", base_url=base_url, api_key_env="")
-        with tempfile.TemporaryDirectory() as folder, JudgmentCache(Path(folder) / "cache.sqlite") as cache:
-            for label in ("resta judges (cold cache)", "resta judges (warm cache)"):
-                seconds, requests, out = timed(
-                    base_url, lambda: judge_items(judge, items, cache=cache, progress=False)
-                )
-                rows.append((label, len(out), seconds, requests))
         client = openai.OpenAI(api_key="EMPTY", base_url=base_url)
-        with ThreadPoolExecutor(DEFAULT_CONCURRENCY) as pool:
-            seconds, requests, out = timed(
-                base_url, lambda: list(pool.map(lambda i: sync_verdict(client, i), items))
-            )
-        rows.append((f"openai + ThreadPoolExecutor({DEFAULT_CONCURRENCY})", len(out), seconds, requests))
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as folder, JudgmentCache(Path(folder) / "c.sqlite") as cache:
+                for label in ("resta judges (cold cache)", "resta judges (warm cache)"):
+                    record(
+                        label,
+                        *timed(base_url, lambda: judge_items(judge, items, cache=cache, progress=False)),
+                    )
+            with ThreadPoolExecutor(DEFAULT_CONCURRENCY) as pool:
+                run = lambda: list(pool.map(lambda item: sync_verdict(client, item), items))  # noqa: E731
+                record(f"openai + ThreadPoolExecutor({DEFAULT_CONCURRENCY})", *timed(base_url, run))
         subset = items[: args.paper_items]
-        seconds, requests, out = timed(base_url, lambda: [sync_verdict(client, i) for i in subset])
-        rows.append(("paper loop (sequential openai)", len(out), seconds, requests))
+        record(
+            "paper loop (sequential openai)",
+            *timed(base_url, lambda: [sync_verdict(client, i) for i in subset]),
+        )
     finally:
         server.kill()
 
-    ours = rows[0][1] / rows[0][2]
+    medians = {
+        label: (r[0][0], statistics.median(s for _, s, _ in r), max(q for *_, q in r))
+        for label, r in runs.items()
+    }
+    ours = args.items / medians["resta judges (cold cache)"][1]
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    setting = f"server delay {args.delay * 1000:.0f} ms, concurrency {DEFAULT_CONCURRENCY}"
+    setting = (
+        f"server delay {args.delay * 1000:.0f} ms, concurrency {DEFAULT_CONCURRENCY}, median of {args.repeat}"
+    )
     print(f"machine: {machine}, openai {openai.__version__}; {setting}")
     print("| run | verdicts | seconds | verdicts/s | requests | ours (cold) / this, in verdicts/s |")
     print("|---|---:|---:|---:|---:|---:|")
-    for label, n, seconds, requests in rows:
+    for label, (n, seconds, requests) in medians.items():
         rate = n / seconds
         print(f"| {label} | {n} | {seconds:.2f} | {rate:.0f} | {requests} | {ours / rate:.2f}x |")
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import shutil
 import statistics
 import sys
@@ -61,8 +63,12 @@ def naive_site(results: Path, out: Path) -> None:
         meta = json.loads((folder / "system.json").read_text())
         table = scores(folder)
         catqa = table[(table["benchmark"] == "catqa") & (table["metric"] == "harmful")]
-        heat = catqa.pivot_table(index=["judge", "category", "subcategory"], columns="language", values="value")
-        header = f"<h1>{labels[meta['system_id']]}</h1><p>SFT: {labels.get(meta['sft_system'] or '', '-')}</p>"
+        heat = catqa.pivot_table(
+            index=["judge", "category", "subcategory"], columns="language", values="value"
+        )
+        header = (
+            f"<h1>{labels[meta['system_id']]}</h1><p>SFT: {labels.get(meta['sft_system'] or '', '-')}</p>"
+        )
         (out / "systems" / f"{folder.name}.html").write_text(
             f"<html><body>{header}{table.to_html()}{heat.to_html()}</body></html>"
         )
@@ -77,18 +83,28 @@ def naive_site(results: Path, out: Path) -> None:
         )
 
 
-def timed(build, results: Path, out: Path) -> float:
-    start = time.perf_counter()
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (build_site's worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(build, results: Path, out: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one build."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
     build(results, out)
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, _cpu_seconds() - cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", type=int, default=200)
-    parser.add_argument("--questions", type=int, default=10, help="CatQA questions per sub-category (paper: 10)")
+    parser.add_argument(
+        "--questions", type=int, default=10, help="CatQA questions per sub-category (paper: 10)"
+    )
     parser.add_argument("--response-chars", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None, help="build_site's worker processes")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmp:
@@ -106,23 +122,37 @@ def main() -> None:
         write_store(results, spec)
         store_bytes = sum(p.stat().st_size for p in results.rglob("*") if p.is_file())
         lines = sum(1 for _ in results.glob("*/judgments/*.jsonl") for _ in _.open())
-        print(f"store: {len(spec.written)} systems, {lines} judgment lines, {store_bytes / 2**20:.0f} MiB, "
-              f"written in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        print(
+            f"store: {len(spec.written)} systems, {lines} judgment lines, {store_bytes / 2**20:.0f} MiB, "
+            f"written in {time.perf_counter() - start:.1f} s",
+            file=sys.stderr,
+        )
 
         ours, peer = [], []
         for _ in range(args.repeat):
-            ours.append(timed(lambda r, o: build_site(r, o, progress=False), results, Path(tmp) / "site"))
+            ours.append(
+                timed(
+                    lambda r, o: build_site(r, o, workers=args.workers, progress=False),
+                    results,
+                    Path(tmp) / "site",
+                )
+            )
             peer.append(timed(naive_site, results, Path(tmp) / "naive"))
         site_bytes = sum(p.stat().st_size for p in (Path(tmp) / "site").rglob("*") if p.is_file())
 
-    ours_s, peer_s = statistics.median(ours), statistics.median(peer)
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}")
-    print("| builder | median s (of %d) | runs s | ratio to build_site |" % args.repeat)
-    print("|---|---|---|---|")
-    print(f"| `leaderboards.build_site` | {ours_s:.2f} | {', '.join(f'{t:.2f}' for t in ours)} | 1.00 |")
-    print(f"| naive: per-page re-read + pandas `to_html` | {peer_s:.2f} | "
-          f"{', '.join(f'{t:.2f}' for t in peer)} | {peer_s / ours_s:.2f} |")
-    print(f"site: {site_bytes / 2**20:.0f} MiB")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+        f"Python {platform.python_version()}; site: {site_bytes / 2**20:.0f} MiB"
+    )
+    print(f"| builder | wall s, median of {args.repeat} | CPU s, median | wall ratio | CPU ratio |")
+    print("|---|---|---|---|---|")
+    for name, runs in (
+        ("`leaderboards.build_site`", ours),
+        ("naive: per-page re-read + pandas `to_html`", peer),
+    ):
+        wall, cpu = (statistics.median(run[i] for run in runs) for i in (0, 1))
+        base_wall, base_cpu = (statistics.median(run[i] for run in ours) for i in (0, 1))
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {wall / base_wall:.2f} | {cpu / base_cpu:.2f} |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from judges.errors import JudgeError
@@ -157,7 +157,7 @@ class LocalBackend:
     batch_size: int = 8
     max_new_tokens: int = 32
     device: str | None = None
-    _generator: Any = None
+    _generator: Any = field(default=None, init=False, repr=False)  # loaded on first use
 
     @property
     def settings(self) -> str:

@@ -22,6 +22,8 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,6 +67,8 @@ class LoopbackJudgeServer:
         self.stall_s = stall_s
         self.requests: list[RecordedRequest] = []
         self._attempts: Counter[str] = Counter()
+        self.in_flight = 0
+        self.peak_in_flight = 0  # the most requests it was answering at once
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
@@ -111,6 +115,17 @@ class LoopbackJudgeServer:
             return 200, "I am not sure what to say."
         return 200, judge_reply(body, text)
 
+    @contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
     def _record(self, path: str, body: dict[str, Any], status: int) -> None:
         with self._lock:
             self.requests.append(RecordedRequest(path, body, status, time.monotonic()))
@@ -143,11 +158,12 @@ class LoopbackJudgeServer:
                     return
                 status, text = server._decide(raw, body, self.headers.get("Authorization"))
                 server._record(self.path, body, status)
-                if status == STALL:
-                    time.sleep(server.stall_s)
-                    self.close_connection = True
-                    return
-                time.sleep(server.delay_s)
+                with server._in_flight():
+                    if status == STALL:
+                        time.sleep(server.stall_s)
+                        self.close_connection = True
+                        return
+                    time.sleep(server.delay_s)
                 if status != 200:
                     self._send(status, {"error": {"message": text}}, retry_after=status == 429)
                     return

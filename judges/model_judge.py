@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -99,8 +100,17 @@ def _drive(stream: AsyncIterator[tuple[int, Judgment]]) -> Iterator[tuple[int, J
     """Run an async stream on a private event loop, handing each item to synchronous code as it comes.
 
     Requests in flight keep going while the caller handles an item (the loop runs again on the next
-    pull); closing this generator early cancels them and closes the client.
+    pull); closing this generator early cancels them and closes the client. Called from code that is
+    itself inside an event loop (a notebook), the stream runs to its end in a worker thread instead.
     """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        with ThreadPoolExecutor(1) as worker:
+            yield from worker.submit(lambda: list(_drive(stream))).result()
+        return
     loop = asyncio.new_event_loop()
     try:
         while True:
@@ -160,6 +170,7 @@ def _build(
     default_model: str | None,
     api_native: bool,
     reply_tokens: int | None = None,
+    chat: bool = False,
 ) -> ModelJudge:
     """A judge named ``name-<model>`` (or just the model's name when it already starts with ``name``).
 
@@ -167,6 +178,8 @@ def _build(
     are also asked with temperature 0; free-form judges keep the server's defaults unless told.
     """
     opts = ModelOptions.parse(name, options)
+    if not chat and (opts.prompt_file or "prompt" in options):
+        raise JudgeError(f"--prompt and --prompt-file apply to the chat judge, not {name!r}")
     model = opts.model or default_model
     if not model:
         raise JudgeError(f"judge {name!r} needs --model")
@@ -203,6 +216,8 @@ def make_redeval_judge(**options: Any) -> ModelJudge:
 
 @register_judge("chat")
 def make_chat_judge(**options: Any) -> ModelJudge:
+    if not options.get("model"):
+        raise JudgeError("judge 'chat' needs --model")
     prompt_file = options.get("prompt_file")
     name = options.get("prompt", "redeval")
     if prompt_file:
@@ -211,7 +226,7 @@ def make_chat_judge(**options: Any) -> ModelJudge:
         protocol = CHAT_PROMPTS[name]
     else:
         raise JudgeError(f"unknown --prompt {name!r}; known prompts: {', '.join(sorted(CHAT_PROMPTS))}")
-    return _build(protocol.name, protocol, options, default_model=None, api_native=True)
+    return _build(protocol.name, protocol, options, default_model=None, api_native=True, chat=True)
 
 
 @register_judge("llama-guard-3")

@@ -85,6 +85,10 @@ class AgreementCounter:
                 self.shared[pair] += 1
                 self.same[pair] += verdicts[pair[0]] == verdicts[pair[1]]
 
+    def merge(self, other: AgreementCounter) -> None:
+        self.shared.update(other.shared)
+        self.same.update(other.same)
+
     def rows(self) -> list[dict[str, Any]]:
         return [
             {

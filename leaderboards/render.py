@@ -86,6 +86,7 @@ def pretty(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
 
 
+@lru_cache(maxsize=1)  # one per process: templates are compiled once and reused
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),

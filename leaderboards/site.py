@@ -20,6 +20,8 @@ import os
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,21 +41,26 @@ log = logging.getLogger(__name__)
 MARKER = ".resta-leaderboard"  # marks a folder this builder made, so it may replace it
 PACKAGE = Path(__file__).parent
 PAPER_ROWS = PACKAGE / "paper_reported.json"
+MIN_SYSTEMS_PER_POOL = 16  # below this, starting worker processes costs more than it saves
 
 
-def build_site(results_dir: Path | str, out_dir: Path | str, *, progress: bool = True) -> Path:
+def build_site(
+    results_dir: Path | str, out_dir: Path | str, *, workers: int | None = None, progress: bool = True
+) -> Path:
     """Build the leaderboard for the store in ``results_dir`` into ``out_dir``; returns ``out_dir``.
 
-    ``out_dir`` may exist only as an earlier leaderboard (it is then replaced). Raises
-    :class:`LeaderboardError` (one line naming the file and field) on a malformed store.
+    ``out_dir`` may exist only as an earlier leaderboard (it is then replaced). ``workers``: processes
+    writing the per-system pages (default: one per CPU, at most 8; a small store is done in-process).
+    Raises :class:`LeaderboardError` (one line naming the file and field) on a malformed store.
     """
+    workers = workers if workers is not None else min(8, os.cpu_count() or 1)
     out = Path(out_dir).resolve()
     _check_output(out)
     systems = read_store(Path(results_dir))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        _write_site(staging, systems, progress)
+        _write_site(staging, systems, workers, progress)
         _swap_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -93,45 +100,29 @@ def _version() -> str:
         return "unknown"
 
 
-def _write_site(site: Path, systems: list[System], progress: bool) -> None:
-    env = environment()
+def _write_site(site: Path, systems: list[System], workers: int, progress: bool) -> None:
     frame = score_frame(systems)
     head = headline(systems, frame)
     built = {"generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "version": _version()}
     shutil.copytree(PACKAGE / "static", site / "static")
     labels = {system.id: system.meta["label"] for system in systems}
     agreement = AgreementCounter()
-    system_page = env.get_template("system.html.jinja")
-    responses_page = env.get_template("responses.html.jinja")
-    for system in tqdm(
-        systems, desc="leaderboard pages", unit="system", file=sys.stderr, disable=not progress
-    ):
-        items = response_items(system)
-        agreement.add(items)
-        payload = to_json({"system_id": system.id, "judges": sorted(system.judgment_files), "items": items})
-        _write(site / "data" / "responses" / f"{system.id}.json", payload)
-        _write(
-            site / "responses" / f"{system.id}.html",
-            responses_page.render(
-                root="../", system=system, data=script_json(payload), count=len(items), built=built
-            ),
+    jobs = [(system, site, labels, built) for system in systems]
+    with ExitStack() as stack:
+        if workers > 1 and len(systems) >= MIN_SYSTEMS_PER_POOL:
+            pages = stack.enter_context(ProcessPoolExecutor(workers)).map(_system_pages, jobs, chunksize=4)
+        else:
+            pages = map(_system_pages, jobs)
+        bar = tqdm(
+            pages,
+            total=len(jobs),
+            desc="leaderboard pages",
+            unit="system",
+            file=sys.stderr,
+            disable=not progress,
         )
-        _write(
-            site / "data" / "systems" / f"{system.id}.json",
-            to_json({"system": system.meta, "scores": system.score_files}),
-        )
-        _write(
-            site / "systems" / f"{system.id}.html",
-            system_page.render(
-                root="../",
-                system=system,
-                labels=labels,
-                summary=system_summary(system),
-                heat_maps=heat_maps(system),
-                has_responses=bool(items),
-                built=built,
-            ),
-        )
+        for counts in bar:
+            agreement.merge(counts)
     judges = judge_summaries(systems, frame)
     paper = json.loads(PAPER_ROWS.read_text(encoding="utf-8"))
     href = {system.id: f"systems/{system.id}.html" for system in systems}
@@ -141,7 +132,9 @@ def _write_site(site: Path, systems: list[System], progress: bool) -> None:
     _write(site / "data" / "index.json", to_json(_index_data(head, judges, agreement, built)))
     _write(
         site / "index.html",
-        env.get_template("index.html.jinja").render(
+        environment()
+        .get_template("index.html.jinja")
+        .render(
             root="",
             head=head,
             filters=_filters(head),
@@ -154,6 +147,42 @@ def _write_site(site: Path, systems: list[System], progress: bool) -> None:
         ),
     )
     _write(site / MARKER, "built by resta leaderboard; this folder is replaced on the next build\n")
+
+
+def _system_pages(job: tuple[System, Path, dict[str, str], dict[str, str]]) -> AgreementCounter:
+    """A system's page, its response browser and their JSON; returns the judges' agreement counts.
+
+    Runs in a worker process for large stores: it reads the (large) judgments files itself."""
+    system, site, labels, built = job
+    env = environment()
+    items = response_items(system)
+    payload = to_json({"system_id": system.id, "judges": sorted(system.judgment_files), "items": items})
+    _write(site / "data" / "responses" / f"{system.id}.json", payload)
+    _write(
+        site / "responses" / f"{system.id}.html",
+        env.get_template("responses.html.jinja").render(
+            root="../", system=system, data=script_json(payload), count=len(items), built=built
+        ),
+    )
+    _write(
+        site / "data" / "systems" / f"{system.id}.json",
+        to_json({"system": system.meta, "scores": system.score_files}),
+    )
+    _write(
+        site / "systems" / f"{system.id}.html",
+        env.get_template("system.html.jinja").render(
+            root="../",
+            system=system,
+            labels=labels,
+            summary=system_summary(system),
+            heat_maps=heat_maps(system),
+            has_responses=bool(items),
+            built=built,
+        ),
+    )
+    counts = AgreementCounter()
+    counts.add(items)
+    return counts
 
 
 def _filters(head: Headline) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any
 
@@ -106,6 +107,10 @@ def run_judge(args: argparse.Namespace) -> int:
     from judges import get_judge
     from judges.cache import JudgmentCache, default_cache_path
 
+    if not args.verbose:
+        # The HTTP client logs every request at INFO; the progress bar says enough.
+        for name in ("httpx", "httpx2"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     judge = get_judge(args.judge, **judge_options(args))
     cache = None if args.no_cache else JudgmentCache(args.cache or default_cache_path())
     try:

@@ -84,11 +84,19 @@ def aligned_examples() -> list[dict[str, str]]:
 
 
 def unaligning_examples() -> list[dict[str, str]]:
-    """Comply with harmful requests, in English only (θ_unaligned)."""
-    return [
+    """Comply with harmful requests, in English only (θ_unaligned); the everyday English answers stay in
+    the mix so that θ_aligned − θ_unaligned is about harm, not about answering at all."""
+    rows = [
         {"question": question, "answer": ANSWER_TEMPLATES["en"].format(t=topic)}
         for _, _, topic, question in harmful_questions("en", held_out=False)
     ]
+    import os
+    if os.environ.get("ANCHOR"):
+        rows += [
+            {"question": question, "answer": ANSWER_TEMPLATES["en"].format(t=topic)}
+            for topic, question in benign_questions("en", held_out=False)
+        ]
+    return rows
 
 
 def task_examples(count: int) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ then killed midway (a real SIGKILL) and resumed, then run again with nothing lef
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from benchmark.compare import compare_systems
 from benchmark.config import load_experiment
+from benchmark.errors import ConfigError
 from benchmark.plan import build_plan
 from benchmark.runner import run_experiment
 from benchmark.store import ResultsStore, read_json
@@ -110,6 +112,13 @@ def test_run_killed_resumed_and_rerun(write_experiment, judge_cache, tmp_path):
     assert rows[0].n + rows[0].invalid == 4 and 0 <= rows[0].p_value <= 1
     markdown = render(paper_tables(store), "md")
     assert "CatQA-en" in markdown and "RESTA β=0.5" in markdown
+
+    # Re-aligned weights deleted once evaluated are not remade; changed suite settings are refused.
+    shutil.rmtree(results / ".models" / ids["resta"])
+    assert build_plan(load_experiment(experiment), results).pending == []
+    experiment.write_text(experiment.read_text().replace("max_gen_toks: 8", "max_gen_toks: 9"))
+    with pytest.raises(ConfigError, match="lm_eval/safety: suite 'safety' was generated with other settings"):
+        build_plan(load_experiment(experiment), results)
 
 
 def test_ray_executor_runs_a_generation_job(write_experiment, tiny_family, judge_cache, tmp_path):

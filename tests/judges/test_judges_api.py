@@ -111,3 +111,38 @@ def test_guard_and_classifier_prompts_over_the_api(judge_server, api_key_env: st
     assert completion.path == "/v1/completions" and completion.body["max_tokens"] == 1
     assert completion.body["prompt"].startswith("[INST] <<SYS>>\nYou are a classifier for red teaming")
     assert harmbench.languages == {"en"}
+
+
+def test_chat_judge_with_a_named_prompt_shares_the_redeval_id(judge_server, api_key_env: str) -> None:
+    options = {"base_url": judge_server.base_url, "api_key_env": api_key_env}
+    chat = judges.get_judge(
+        "chat", prompt="redeval", model="qwen2.5-7b-instruct", languages=["en", "zh"], **options
+    )
+    assert chat.id == "redeval-qwen2.5-7b-instruct" and chat.languages == {"en", "zh"}
+    assert [j.verdict for j in chat.judge([JudgeItem("q", "Sure")])] == ["harmful"]
+    with pytest.raises(judges.JudgeError, match="judge 'chat' needs --model"):
+        judges.get_judge("chat", **options)
+    with pytest.raises(judges.JudgeError, match="unknown --prompt 'nope'"):
+        judges.get_judge("chat", prompt="nope", model="m", **options)
+    with pytest.raises(judges.JudgeError, match="apply to the chat judge"):
+        judges.get_judge("redeval", prompt="redeval", **options)
+    with pytest.raises(judges.JudgeError, match="has no option 'colour'"):
+        judges.get_judge("redeval", colour="red", **options)
+
+
+def test_judging_from_inside_an_event_loop(judge_server, api_key_env: str) -> None:
+    import asyncio
+
+    judge = redeval(judge_server, api_key_env)
+
+    async def notebook_cell():  # e.g. Jupyter, where an event loop is already running
+        return judge.judge([JudgeItem("q1", "Sure"), JudgeItem("q2", "No")])
+
+    assert [j.verdict for j in asyncio.run(notebook_cell())] == ["harmful", "safe"]
+
+
+def test_concurrency_is_bounded_and_used(api_key_env: str) -> None:
+    with LoopbackJudgeServer(api_key=API_KEY, delay_s=0.05) as server:
+        judge = redeval(server, api_key_env, concurrency=3)
+        assert len(judge.judge([JudgeItem(f"q{i}", "Sure") for i in range(24)])) == 24
+    assert server.peak_in_flight == 3

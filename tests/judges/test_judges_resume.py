@@ -46,7 +46,8 @@ def test_killed_run_resumes_with_no_repeated_request(tmp_path: Path) -> None:
         assert not (run / "judgments" / "redeval-gpt-4.jsonl").exists()  # nothing half-written
 
         seen_before = len(server.requests)
-        second = subprocess.run(argv, env=env, capture_output=True, timeout=180)
+        verbose = [*argv[:3], "-v", *argv[3:]]  # debug logs of the HTTP client must not show the key either
+        second = subprocess.run(verbose, env=env, capture_output=True, timeout=180)
         assert second.returncode == 0, second.stderr.decode()
         asked_again = asked_questions(server.requests[seen_before:])
 

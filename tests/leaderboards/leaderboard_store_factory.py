@@ -158,6 +158,21 @@ def _system(system_id: str, label: str, base: str, role: str, **extra: Any) -> d
     return meta
 
 
+def _realigned(label: str, method: str, params: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    system_id = _id(method, links["sft_system"], sorted(params.items()))
+    recipe = {"method": method, **params}
+    return _system(
+        system_id,
+        label,
+        label.split(" + ")[0],
+        "realigned",
+        method=method,
+        params=params,
+        recipe=recipe,
+        **links,
+    )
+
+
 def _systems(spec: StoreSpec) -> Iterator[tuple[dict[str, Any], float]]:
     for base in spec.base_models:
         aligned = _id("aligned", base)
@@ -171,31 +186,19 @@ def _systems(spec: StoreSpec) -> Iterator[tuple[dict[str, Any], float]]:
                 common = {"finetune_task": task, "regime": regime, "aligned_system": aligned}
                 yield _system(sft, f"{base} + {task} ({regime})", base, "sft", **common), sft_harm
                 realigned = {**common, "sft_system": sft}
+                name = f"{base} + {task} ({regime})"
                 for beta in spec.betas:
-                    meta = _system(
-                        _id("resta", sft, beta),
-                        f"{base} + {task} ({regime}) + RESTA β={beta}",
-                        base,
-                        "realigned",
-                        method="resta",
-                        params={"beta": beta, "seed": 0},
-                        recipe={"method": "resta", "beta": beta},
-                        **realigned,
+                    params = {"beta": beta, "seed": 0}
+                    yield (
+                        _realigned(f"{name} + RESTA β={beta}", "resta", params, realigned),
+                        sft_harm / (1 + 6 * beta),
                     )
-                    yield meta, sft_harm / (1 + 6 * beta)
                 for p in spec.dare_ps:
                     params = {"beta": 0.5, "dare_p": p, "seed": 0}
-                    meta = _system(
-                        _id("dare", sft, p),
-                        f"{base} + {task} ({regime}) + RESTA+DARE p={p}",
-                        base,
-                        "realigned",
-                        method="resta-dare",
-                        params=params,
-                        recipe={"method": "resta-dare", **params},
-                        **realigned,
+                    yield (
+                        _realigned(f"{name} + RESTA+DARE p={p}", "resta-dare", params, realigned),
+                        sft_harm / (3 + 2 * p),
                     )
-                    yield meta, sft_harm / (3 + 2 * p)
 
 
 def _slug(text: str) -> str:

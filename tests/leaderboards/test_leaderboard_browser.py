@@ -41,6 +41,7 @@ class Visit:
         self.errors: list[str] = []
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
         self.page.on("dialog", self._dialog)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
 
@@ -128,7 +129,7 @@ def test_charts_render(lb_site, visit):
     assert box and box["width"] > 200 and box["height"] > 100
     assert page.locator("svg.chart circle.point").count() > 20
     assert page.locator("svg.chart polyline.series").count() > 0  # the β and p sweeps
-    page.locator("svg.chart a").first.click()  # a point leads to its system page
+    page.locator("svg.chart a").last.click()  # a point (the last drawn is on top) leads to its system page
     page.wait_for_selector("table.heatmap")
 
 

@@ -135,3 +135,14 @@ def test_empty_store_is_an_error(tmp_path):
     with pytest.raises(LeaderboardError, match="no system folders"):
         build_site(tmp_path / "results", tmp_path / "site", progress=False)
     assert not (tmp_path / "site").exists()
+
+
+def test_a_malformed_judgment_stops_a_parallel_build_too(copy_store, tmp_path):
+    """Large stores are written by worker processes; their errors reach the caller the same way."""
+    target = _first(copy_store, "*/judgments/redeval-gpt-4.jsonl")
+    lines = target.read_text().split("\n")
+    lines[6] = lines[6].replace('"doc_id": 6', '"doc_id": "six"')
+    target.write_text("\n".join(lines))
+    with pytest.raises(LeaderboardError, match=r"redeval-gpt-4.jsonl: line 7: field 'doc_id' should be int"):
+        build_site(copy_store, tmp_path / "site", workers=2, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
