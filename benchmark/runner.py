@@ -49,6 +49,7 @@ def run_experiment(
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
+    _check_finetune_settings(experiment)
     plan = build_plan(experiment, results_dir)
     plan.device = device
     if dry_run or not plan.pending:
@@ -59,7 +60,8 @@ def run_experiment(
 
     runner = make_executor(executor, ray_address)
     started = utc_now()
-    for spec in experiment.systems:
+    touched = [experiment.system(name) for name in dict.fromkeys(step.system for step in plan.pending)]
+    for spec in touched:
         _update_system(plan, spec, {"provenance": {"started": started}}, keep_existing=("started",))
     with tqdm(total=len(plan.pending), desc="experiment", unit="step", file=sys.stderr) as progress:
 
@@ -73,9 +75,35 @@ def run_experiment(
             if pending:
                 runner.run_wave(plan, pending, execute_step, on_done)
     finished = utc_now()
-    for spec in experiment.systems:
+    for spec in touched:
         _update_system(plan, spec, {"provenance": {"finished": finished}})
     return plan
+
+
+def _check_finetune_settings(experiment: Experiment) -> None:
+    """Fine-tune settings are ``realign.finetune``'s keyword arguments; a typo fails before any work."""
+    specs = [spec for spec in experiment.systems if spec.finetune is not None]
+    if not specs:
+        return
+    import inspect
+
+    from realign.finetune import finetune
+
+    accepted = set(inspect.signature(finetune).parameters) - {
+        "model",
+        "data",
+        "out",
+        "lora",
+        "overwrite",
+        "description",
+    }
+    for spec in specs:
+        for key in spec.finetune or {}:
+            if key not in accepted | {"from", "data"}:
+                raise ConfigError(
+                    f"{experiment.source}: {spec.origin}.finetune.{key}: unknown setting; "
+                    f"expected one of {', '.join(sorted(accepted))}"
+                )
 
 
 def execute_step(plan: Plan, step: Step) -> dict[str, Any]:
@@ -104,11 +132,10 @@ def _local_model(reference: str, revision: str | None) -> str:
 
 def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
     out = Path(model_path(plan, spec))
-    inputs = {
-        role: _local_model(model_path(plan, source), source.revision)
-        for role, name in spec.inputs.items()
-        for source in [plan.experiment.system(name)]
-    }
+    inputs = {}
+    for role, name in spec.inputs.items():
+        source = plan.experiment.system(name)
+        inputs[role] = _local_model(model_path(plan, source), source.revision)
     if spec.finetune is not None:
         from realign.finetune import finetune
 

@@ -52,6 +52,8 @@ class JudgeFilter(Filter):
 
     def apply(self, resps: Iterable[Sequence[str]], docs: Sequence[dict[str, Any]]) -> list[str]:
         from judges import JudgeItem, is_refusal
+        from judges.cache import JudgmentCache, default_cache_path
+        from judges.run import judge_items
 
         responses = [candidates[0] for candidates in resps]
         judge = configured_judge()
@@ -64,7 +66,9 @@ class JudgeFilter(Filter):
             )
             for doc, response in zip(docs, responses, strict=True)
         ]
-        judgments = judge.judge(items)
+        # Through the shared cache, so a killed evaluation re-asks an LLM judge only for what it lacks.
+        with JudgmentCache(default_cache_path()) as cache:
+            judgments = judge_items(judge, items, cache=cache, description=f"judging with {judge.id}")
         if len(judgments) != len(items):
             raise RuntimeError(f"judge {judge.id!r} gave {len(judgments)} verdicts for {len(items)} items")
         unvalidated = sorted({item.language for item in items if not judge.is_valid_for(item.language)})

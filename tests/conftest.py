@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Judge verdicts cached by one test session never leak into the user's cache or the next session.
+os.environ.setdefault(
+    "RESTA_JUDGE_CACHE", str(Path(tempfile.mkdtemp(prefix="resta-judge-cache-")) / "judges.sqlite")
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

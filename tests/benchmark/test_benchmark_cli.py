@@ -30,6 +30,13 @@ def test_run_reports_user_errors_in_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         f"resta run: error: {bad}: suites[0].tasks[0]: unknown lm-eval task 'catqa_xx'"
     )
+    paper = tmp_path / "paper.yaml"
+    paper.write_text((EXAMPLES / "paper.yaml").read_text().replace("batch_size: 8}", "batchsize: 8}"))
+    assert main(["run", str(paper), "--dry-run", "--skip-task-check"]) == 2
+    assert (
+        "systems[1].finetune.batchsize: unknown setting; expected one of batch_size,"
+        in capsys.readouterr().err
+    )
     # Model folders named in the file must exist before anything runs.
     assert main(["run", str(EXAMPLES / "single-sft.yaml"), "-o", str(tmp_path), "--skip-task-check"]) == 2
     assert "systems[1].model: " in capsys.readouterr().err

@@ -71,6 +71,7 @@ class RecordingJudge(Judge):
 
     id = "recording-test"
     languages = frozenset({"en", "zh", "vi"})
+    cacheable = False  # every run must reach the judge, so its calls can be counted
     calls: list[list[JudgeItem]] = []
 
     @property
