@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "benchmark.commands.tables",
     "benchmark.commands.leaderboard",
     "benchmark.commands.judge",
+    "benchmark.commands.demo",
 )
 
 

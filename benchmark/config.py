@@ -51,6 +51,7 @@ class Backend:
     device: str | None = None
     batch_size: int | str = 1
     tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
     data_parallel_size: int = 1
     base_url: str | None = None
     model_args: Mapping[str, Any] = field(default_factory=dict)
@@ -156,6 +157,9 @@ class Experiment:
                 return spec
         raise KeyError(name)
 
+    def suite(self, name: str) -> Suite:
+        return next(suite for suite in self.suites if suite.name == name)
+
     def suites_for(self, spec: SystemSpec) -> tuple[Suite, ...]:
         wanted = spec.suites or tuple(suite.name for suite in self.suites)
         return tuple(suite for suite in self.suites if suite.name in wanted)
@@ -217,27 +221,24 @@ def _show(value: Any) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
 
 
+_KIND_NAMES = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+    dict: "a mapping",
+}
+
+
 def _check_type(source: str, path: str, value: Any, kind: type | tuple[type, ...]) -> Any:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    # YAML's booleans are ints to Python; a number field must not accept `true`.
-    if isinstance(value, bool) and bool not in kinds:
-        ok = False
-    elif float in kinds and isinstance(value, int):
-        ok = True
+    if isinstance(value, bool):
+        ok = bool in kinds  # YAML's booleans are ints to Python; a number field must not take `true`
     else:
-        ok = isinstance(value, kinds)
+        ok = isinstance(value, kinds) or (float in kinds and isinstance(value, int))
     if not ok:
-        names = " or ".join(
-            {
-                int: "an integer",
-                float: "a number",
-                str: "a string",
-                bool: "true or false",
-                list: "a list",
-                dict: "a mapping",
-            }.get(k, k.__name__)
-            for k in kinds
-        )
+        names = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
         raise ConfigError(f"{source}: {path}: must be {names}, got {_show(value)}")
     return value
 
@@ -319,6 +320,7 @@ def _backend(fields: _Fields, default: Backend) -> Backend:
             "device",
             "batch_size",
             "tensor_parallel_size",
+            "pipeline_parallel_size",
             "data_parallel_size",
             "base_url",
             "model_args",
@@ -331,11 +333,12 @@ def _backend(fields: _Fields, default: Backend) -> Backend:
         device=fields.get("device", str, default.device),
         batch_size=fields.get("batch_size", (int, str), default.batch_size),
         tensor_parallel_size=fields.get("tensor_parallel_size", int, default.tensor_parallel_size),
+        pipeline_parallel_size=fields.get("pipeline_parallel_size", int, default.pipeline_parallel_size),
         data_parallel_size=fields.get("data_parallel_size", int, default.data_parallel_size),
         base_url=fields.get("base_url", str, default.base_url),
         model_args={**default.model_args, **fields.get("model_args", dict, {})},
     )
-    for key in ("tensor_parallel_size", "data_parallel_size"):
+    for key in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"):
         if getattr(backend, key) < 1:
             fields.fail("must be at least 1", key)
     if backend.type == "local-chat-completions" and not backend.base_url:

@@ -29,12 +29,14 @@ class LocalExecutor:
 
 
 def gpus_for(plan: Plan, step: Step) -> float:
-    """GPUs a Ray job asks for: a generating model on an accelerator takes tp × dp of them."""
+    """GPUs a Ray job asks for: a vLLM model takes tp × pp × dp of them, an hf model one."""
     backend = plan.experiment.system(step.system).backend
     # Re-alignment streams tensors on the CPU; judges over an API need no accelerator.
     if step.kind != GENERATE or backend.type == "local-chat-completions" or backend.device == "cpu":
         return 0
-    return backend.tensor_parallel_size * backend.data_parallel_size if backend.type == "vllm" else 1
+    if backend.type != "vllm":
+        return 1
+    return backend.tensor_parallel_size * backend.pipeline_parallel_size * backend.data_parallel_size
 
 
 class RayExecutor:

@@ -48,6 +48,8 @@ def model_arguments(model: str, backend: Backend, revision: str | None = None) -
         arguments["dtype"] = backend.dtype
     if backend.type == "vllm":
         arguments["tensor_parallel_size"] = backend.tensor_parallel_size
+        if backend.pipeline_parallel_size > 1:  # passed through to vLLM's engine
+            arguments["pipeline_parallel_size"] = backend.pipeline_parallel_size
         arguments["data_parallel_size"] = backend.data_parallel_size
     return {**arguments, **backend.model_args}
 
@@ -131,8 +133,8 @@ def run_suite(
             confirm_run_unsafe_code=suite.confirm_run_unsafe_code,
         )
     release_accelerator_memory()
-    if results is None:  # lm-eval returns None on non-zero ranks of a distributed run
-        return {}
+    if results is None:  # what lm-eval returns on the non-zero ranks of a multi-process launch
+        raise RuntimeError(f"{out_dir}: lm-eval returned no results (run the runner as one process)")
     samples = results.pop("samples")
     tracker.save_results_aggregated(results=results, samples=samples)
     for task_name in results["configs"]:

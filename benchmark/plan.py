@@ -102,7 +102,7 @@ def suite_done(plan: Plan, system_id: str, suite_name: str) -> bool:
     record = plan.store.suite_record(system_id, suite_name)
     if record is None:
         return False
-    wanted = next(s for s in plan.experiment.suites if s.name == suite_name).settings()
+    wanted = plan.experiment.suite(suite_name).settings()
     if record.get("settings") != json.loads(json.dumps(wanted)):
         folder = plan.store.suite_dir(system_id, suite_name)
         raise ConfigError(
@@ -112,10 +112,11 @@ def suite_done(plan: Plan, system_id: str, suite_name: str) -> bool:
     return True
 
 
-def scored_suites(plan: Plan, system_id: str, key: str) -> list[str] | None:
-    """The suites a scores file was computed from, as system.json records it (None: never scored)."""
+def scored_from(plan: Plan, system_id: str, key: str, suites: list[str]) -> bool:
+    """Whether system.json records scores ``key`` as computed from exactly these suites."""
     meta = plan.store.read_system(system_id) or {}
-    return (meta.get("runs", {}).get("scores", {}).get(key) or {}).get("suites")
+    recorded = (meta.get("runs", {}).get("scores", {}).get(key) or {}).get("suites")
+    return recorded is not None and sorted(recorded) == sorted(suites)
 
 
 def build_plan(experiment: Experiment, results_dir: str | Path) -> Plan:
@@ -138,10 +139,10 @@ def build_plan(experiment: Experiment, results_dir: str | Path) -> Plan:
         tasks = [task for suite in experiment.suites_for(spec) for task in suite.tasks]
         for judge in experiment.judges if any(is_safety_task(task) for task in tasks) else ():
             key = judge_key(judge.name, dict(judge.options))
-            done = generated[spec.name] and scored_suites(plan, system_id, key) == suites
+            done = generated[spec.name] and scored_from(plan, system_id, key, suites)
             score.append(Step(JUDGE, spec.name, system_id, judge=judge.name, done=done))
         if any(not is_safety_task(task) for task in tasks):
-            done = generated[spec.name] and scored_suites(plan, system_id, UTILITY_SCORES) == suites
+            done = generated[spec.name] and scored_from(plan, system_id, UTILITY_SCORES, suites)
             score.append(Step(UTILITY, spec.name, system_id, done=done))
     plan.waves = _make_waves(plan, ordered, generated) + [wave for wave in (generate, score) if wave]
     return plan

@@ -162,13 +162,13 @@ def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
             **inputs,
             **recipe.params,
         )
-    return {}
+    return {}  # the new weights' hashes and recipe reach system.json with the identity fields
 
 
 def _generate(plan: Plan, spec: SystemSpec, suite_name: str) -> dict[str, Any]:
     from benchmark.generate import run_suite
 
-    suite = next(s for s in plan.experiment.suites if s.name == suite_name)
+    suite = plan.experiment.suite(suite_name)
     system_id = plan.system_ids[spec.name]
     staging = plan.store.begin_suite(system_id, suite_name)
     started = utc_now()

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from benchmark.config import Experiment, Recipe, SystemSpec, topological_order
 from benchmark.errors import ConfigError
@@ -44,9 +47,22 @@ class HashCache:
         if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
             return cached[2]
         digest = hashlib.sha256()
-        with file.open("rb") as handle:
+        # Multi-GB shards take a while: show progress for anything larger than a few chunks.
+        with (
+            file.open("rb") as handle,
+            tqdm(
+                total=stat.st_size,
+                unit="B",
+                unit_scale=True,
+                desc=f"sha256 {file.name}",
+                file=sys.stderr,
+                disable=stat.st_size < 4 * _CHUNK,
+                leave=False,
+            ) as progress,
+        ):
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
+                progress.update(len(chunk))
         self.entries[key] = [stat.st_size, stat.st_mtime_ns, digest.hexdigest()]
         self.changed = True
         return digest.hexdigest()

@@ -32,6 +32,16 @@ SWEEP_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa")
 # Which of a utility task's metrics the table shows, first found wins.
 PRIMARY_METRICS = ("acc", "exact_match/strict-match", "exact_match", "pass@1", "acc_norm", "f1", "bleu")
 FORMATS = ("md", "latex", "csv")
+# lm-eval metrics not on a 0–1 scale: shown as they are, not as percentages.
+RAW_SCALE_METRICS = (
+    "bleu",
+    "chrf",
+    "ter",
+    "perplexity",
+    "word_perplexity",
+    "byte_perplexity",
+    "bits_per_byte",
+)
 
 
 @dataclass(frozen=True)
@@ -91,11 +101,15 @@ def default_judge(systems: list[SystemScores]) -> str:
     return min(counts, key=lambda judge_id: (-counts[judge_id], judge_id))
 
 
+def _method_name(meta: dict[str, Any]) -> str:
+    return (meta.get("method") or "").upper().replace("-DARE", "+DARE")
+
+
 def _variant_name(meta: dict[str, Any]) -> str:
     if meta["role"] != "realigned":
         return {"sft": "SFT", "aligned": "aligned", "unaligned": "unaligned"}.get(meta["role"], meta["role"])
     params = meta.get("params") or {}
-    name = (meta.get("method") or "").upper().replace("-DARE", "+DARE")
+    name = _method_name(meta)
     details = [f"β={params['beta']:g}"] if "beta" in params else []
     if params.get("dare_p"):
         details.append(f"p={params['dare_p']:g}")
@@ -171,7 +185,9 @@ def utility_table(systems: list[SystemScores]) -> Table:
     columns = [
         (
             f"{benchmark} ({metric})",
-            lambda s, b=benchmark, m=metric: _cell(s.row(UTILITY_SCORES, b, "all", m)),
+            lambda s, b=benchmark, m=metric: _cell(
+                s.row(UTILITY_SCORES, b, "all", m), m not in RAW_SCALE_METRICS
+            ),
         )
         for benchmark, metric in sorted(chosen.items())
     ]
@@ -192,7 +208,7 @@ def beta_sweep_table(systems: list[SystemScores], judge_id: str) -> Table:
         sft = by_id[meta["sft_system"]].meta
         line = (
             f"{sft.get('finetune_task') or sft['label']} ({sft.get('regime') or '–'})",
-            (meta.get("method") or "").upper().replace("-DARE", "+DARE"),
+            _method_name(meta),
             f"{params.get('dare_p', 0):g}",
         )
         lines.setdefault(line, {})[float(params["beta"])] = _cell(system.row(judge_id, benchmark, "all"))
@@ -209,6 +225,9 @@ def beta_sweep_table(systems: list[SystemScores], judge_id: str) -> Table:
 
 def paper_tables(store: ResultsStore, judge_id: str | None = None) -> list[Table]:
     systems = load_systems(store)
+    judged = {judge for system in systems for judge in system.scores} - {UTILITY_SCORES}
+    if judge_id is not None and judge_id not in judged:
+        raise ConfigError(f"--judge: no system has scores by {judge_id!r} (judges here: {sorted(judged)})")
     judge_id = judge_id or default_judge(systems)
     tables = [
         harmfulness_table(systems, judge_id),

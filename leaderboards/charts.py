@@ -128,7 +128,12 @@ def tradeoff_charts(head: Headline, href: dict[str, str]) -> list[Chart]:
             groups: dict[str, Series] = {}
             for row in head.rows:
                 harm, value = row.cells.get(head.reference.key), row.cells.get(utility.key)
-                if row.judge != judge or harm is None or value is None:
+                if (
+                    row.judge != judge
+                    or harm is None
+                    or value is None
+                    or None in (harm["value"], value["value"])
+                ):
                     continue
                 series = groups.setdefault(_series_name(row), Series(_series_name(row)))
                 series.points.append(
@@ -161,7 +166,8 @@ def sweep_charts(head: Headline, href: dict[str, str]) -> list[Chart]:
         return []
     families: dict[tuple[str, str, str], list[HeadlineRow]] = {}
     for row in head.rows:
-        if row.system.meta["role"] == "realigned" and row.judge and reference.key in row.cells:
+        rate = row.cells.get(reference.key)
+        if row.system.meta["role"] == "realigned" and row.judge and rate and rate["value"] is not None:
             families.setdefault(_sweep_family(row), []).append(row)
     charts = []
     for (judge, base, method), rows in sorted(families.items()):

@@ -59,6 +59,8 @@ def rate(row: dict[str, Any] | None, href: str) -> Markup:
     """A stored rate linked to ``href``, its interval, and a flag where the judge is not valid for it."""
     if not row:
         return Markup('<span class="missing">–</span>')
+    if row["value"] is None:
+        return Markup(f'<a class="missing" href="{escape(href)}" title="no verdict counted (n = 0)">–</a>')
     # percent() and interval() print only digits and punctuation; the href is the one untrusted part.
     flag = ' <span class="flag" title="this judge is not valid for this language">†</span>'
     return Markup(

@@ -59,6 +59,7 @@ def build_site(
     systems = read_store(Path(results_dir))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a published site must be readable
     try:
         _write_site(staging, systems, workers, progress)
         _swap_into_place(staging, out)
@@ -83,7 +84,12 @@ def _swap_into_place(staging: Path, out: Path) -> None:
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         out.rename(old)
-    staging.rename(out)
+    try:
+        staging.rename(out)
+    except OSError:
+        if old is not None:  # put the previous site back rather than leave none
+            old.rename(out)
+        raise
     if old is not None:
         shutil.rmtree(old)
 

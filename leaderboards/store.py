@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 UTILITY_SCORES = "lm_eval"  # scores/lm_eval.json holds utility rows, not a judge's
 ROLES = ("aligned", "unaligned", "sft", "realigned")
 VERDICTS = ("harmful", "safe", "invalid")
+KEY_FIELDS = ("benchmark", "language", "category", "subcategory", "metric")  # what a score row is about
 # Ids become file names and URL parts of the site; anything else is refused rather than mangled.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
 
@@ -39,9 +40,6 @@ class System:
     rows: list[dict[str, Any]] = field(default_factory=list)  # every score row, with "judge" added
     # judge id -> judgments file; read one system at a time while its pages are written (they are large)
     judgment_files: dict[str, Path] = field(default_factory=dict)
-
-    def param(self, name: str) -> Any:
-        return (self.meta.get("params") or {}).get(name)
 
 
 def read_store(results_dir: Path) -> list[System]:
@@ -127,9 +125,6 @@ def _check_system(meta: dict[str, Any], path: Path, folder_name: str) -> None:
         _field(meta, name, (str,), str(path), optional=True)
     for name in ("params", "model", "recipe", "generation", "provenance"):
         _field(meta, name, (dict,), str(path), optional=True)
-    for name, value in (meta.get("params") or {}).items():
-        if value is not None and not isinstance(value, (str, int, float)):
-            raise LeaderboardError(f"{path}: field 'params.{name}' should be a number or string")
 
 
 def _read_scores(system: System, path: Path) -> None:
@@ -150,10 +145,13 @@ def _read_scores(system: System, path: Path) -> None:
         where = f"{path}: rows[{index}]"
         if not isinstance(row, dict):
             raise LeaderboardError(f"{where}: expected an object")
-        for name in ("benchmark", "language", "category", "subcategory", "metric"):
+        for name in KEY_FIELDS:
             _field(row, name, (str,), where)
+        # value is null where nothing was counted (every verdict invalid): shown as "–", never as 0.
+        if "value" not in row:
+            raise LeaderboardError(f"{where}: missing field 'value'")
         for name in ("value", "ci_low", "ci_high"):
-            number = _field(row, name, _NUMBER, where, optional=name != "value")
+            number = _field(row, name, _NUMBER, where, optional=True)
             if number is not None and not math.isfinite(number):
                 raise LeaderboardError(f"{where}: field {name!r} is {number}, not a finite number")
         for name in ("n", "k", "invalid"):

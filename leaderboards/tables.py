@@ -11,65 +11,29 @@ from typing import Any
 
 import pandas as pd
 
-from leaderboards.store import ROLES, UTILITY_SCORES, System
+from leaderboards.store import KEY_FIELDS, ROLES, UTILITY_SCORES, System
 
 ALL = "all"
 HEADLINE_METRICS = ("harmful", "refusal_safe", "refusal_unsafe")
 # Metrics where a smaller number is the better one; every other metric (accuracy, pass@1, ...) is
 # higher-is-better. Utility metrics from lm-eval that are losses are listed too.
 LOWER_IS_BETTER = frozenset(
-    {
-        "harmful",
-        "refusal",
-        "refusal_safe",
-        "perplexity",
-        "word_perplexity",
-        "byte_perplexity",
-        "bits_per_byte",
-    }
+    "harmful refusal refusal_safe perplexity word_perplexity byte_perplexity bits_per_byte".split()
 )
 LANGUAGE_ORDER = ("en", "zh", "vi")
 BENCHMARK_ORDER = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest")
+# The scores.csv columns: the issue's long format, with "subcategory" so sub-category rows stay apart.
 CSV_COLUMNS = (
-    "system",
-    "method",
-    "benchmark",
-    "language",
-    "category",
-    "subcategory",
-    "judge",
-    "metric",
-    "value",
-    "ci_low",
-    "ci_high",
-    "n",
+    "system method benchmark language category subcategory judge metric value ci_low ci_high n".split()
 )
-SCORE_COLUMNS = (
-    "system",
-    "judge",
-    "benchmark",
-    "language",
-    "category",
-    "subcategory",
-    "metric",
-    "value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "k",
-    "invalid",
-    "language_valid",
-)
-
-
-def lower_is_better(metric: str) -> bool:
-    return metric in LOWER_IS_BETTER
+# The frame behind them: a stored row's fields plus the system it belongs to.
+SCORE_COLUMNS = ["system", "judge", *KEY_FIELDS, *"value ci_low ci_high n k invalid language_valid".split()]
 
 
 def score_frame(systems: list[System]) -> pd.DataFrame:
     """Every stored score row of every system, judge ``lm_eval`` for utility rows."""
     records = [{**row, "system": system.id} for system in systems for row in system.rows]
-    frame = pd.DataFrame.from_records(records, columns=list(SCORE_COLUMNS))
+    frame = pd.DataFrame.from_records(records, columns=SCORE_COLUMNS)
     frame["language_valid"] = frame["language_valid"].fillna(True).astype(bool)
     for count in ("n", "k", "invalid"):  # keep counts whole numbers in the CSV, empty where absent
         frame[count] = frame[count].astype("Int64")
@@ -80,7 +44,7 @@ def scores_csv(frame: pd.DataFrame, systems: list[System]) -> str:
     """The long-format download: one line per stored score row."""
     methods = {system.id: system.meta.get("method") or system.meta["role"] for system in systems}
     table = frame.assign(method=frame["system"].map(methods))
-    return table.loc[:, list(CSV_COLUMNS)].to_csv(index=False, lineterminator="\n")
+    return table.loc[:, CSV_COLUMNS].to_csv(index=False, lineterminator="\n")
 
 
 def _order(values: list[str], preferred: tuple[str, ...]) -> list[str]:
@@ -111,7 +75,7 @@ class Column:
 
     @property
     def lower_is_better(self) -> bool:
-        return lower_is_better(self.metric)
+        return self.metric in LOWER_IS_BETTER
 
 
 @dataclass
@@ -204,7 +168,7 @@ def _change(row: HeadlineRow, other: HeadlineRow | None, column: Column) -> floa
     if other is None or other is row:
         return None
     mine, theirs = row.cells.get(column.key), other.cells.get(column.key)
-    if mine is None or theirs is None:
+    if mine is None or theirs is None or mine["value"] is None or theirs["value"] is None:
         return None
     return mine["value"] - theirs["value"]
 

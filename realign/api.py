@@ -87,7 +87,7 @@ def realign(
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     with staged_dir(Path(out), overwrite=overwrite, inputs=[Path(p) for p in _paths(given)]) as staging:
         opened = _open_inputs(given)
-        inputs = _method_inputs(chosen, opened)
+        inputs = _method_inputs(chosen, opened, params)
         with recipe.InputHasher({label: s.files() for label, s in engine.labelled(opened)}) as hasher:
             report = engine.stream(
                 chosen,
@@ -236,9 +236,11 @@ def _refuse_adapter(path: PathLike, role: str) -> None:
         raise RealignError(f"--{role} {path}: is a LoRA adapter; only --sft may be one (merge it first)")
 
 
-def _method_inputs(method: Method, opened: dict[str, Any]) -> dict[str, Any]:
+def _method_inputs(method: Method, opened: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     inputs = {}
     for role in method.inputs + method.optional_inputs:
+        if role in method.optional_inputs and not method.reads_optional(role, params):
+            continue
         if role == "vector" and "vector" not in opened and "unaligned" in opened:
             inputs["vector"] = VectorFromModels(opened["aligned"], opened["unaligned"])
         elif role in opened:

@@ -8,6 +8,7 @@ asked for, so memory stays bounded by the chunk being computed, not by the shard
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,7 +62,11 @@ class Source(Protocol):
 
     def info(self, name: str) -> TensorInfo | None: ...
 
-    def read(self, name: str, start: int, stop: int) -> torch.Tensor: ...
+    def read(self, name: str, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` of dim 0 in float32, to compute with (callers must not modify them)."""
+
+    def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:
+        """The same rows in the dtype they are stored in, to copy."""
 
     def files(self) -> list[Path]: ...
 
@@ -88,6 +93,15 @@ def read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RealignError(f"{path}: not a readable JSON file ({error})") from None
+
+
+def all_finite(tensor: torch.Tensor) -> bool:
+    """No NaN and no ±Inf. min and max propagate NaN and are infinite when an element is: one fast
+    reduction, several times faster than ``isfinite(...).all()`` on bfloat16."""
+    if tensor.numel() == 0:
+        return True
+    low, high = torch.aminmax(tensor)
+    return math.isfinite(low.item()) and math.isfinite(high.item())
 
 
 @contextmanager
@@ -117,8 +131,8 @@ class Checkpoint:
         self._tensors = self._scan()
         self._config = read_json(self.path / "config.json") if (self.path / "config.json").is_file() else {}
         self.aliases: dict[str, str] = {}
-        # The last block read: a method may read a checkpoint twice for one block (as itself and inside a
-        # safety vector), and this serves the second read from memory.
+        # The last float32 block read: a method may read a checkpoint twice for one block (as itself and
+        # inside a safety vector), and this serves the second read without reading or converting again.
         self._last_read: tuple[tuple[str, int, int], torch.Tensor] | None = None
 
     def _shard_files(self) -> list[Path]:
@@ -178,9 +192,14 @@ class Checkpoint:
         return None
 
     def read(self, name: str, start: int, stop: int) -> torch.Tensor:
-        """Rows ``start:stop`` of dim 0 (the whole tensor for a 0-d one), in the stored dtype."""
         if self._last_read is not None and self._last_read[0] == (name, start, stop):
             return self._last_read[1]
+        rows = self.read_stored(name, start, stop).float()
+        self._last_read = ((name, start, stop), rows)
+        return rows
+
+    def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` of dim 0 (the whole tensor for a 0-d one), checked for NaN and Inf."""
         stored = self.aliases.get(name, name)
         info = self._tensors[stored]
         with open_safetensors(info.file) as handle:
@@ -188,9 +207,8 @@ class Checkpoint:
                 rows = handle.get_tensor(stored) if not info.shape else handle.get_slice(stored)[start:stop]
             except (SafetensorError, OSError) as error:
                 raise RealignError(f"{info.file}: cannot read tensor {stored} ({error})") from None
-        if rows.is_floating_point() and not bool(torch.isfinite(rows).all()):
+        if rows.is_floating_point() and not all_finite(rows):
             raise RealignError(f"{info.file}: tensor {stored} holds NaN or Inf values")
-        self._last_read = ((name, start, stop), rows)
         return rows
 
     def files(self) -> list[Path]:

@@ -17,14 +17,22 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from realign.checkpoint import INPUT_EMBEDDING_SUFFIXES, OUTPUT_EMBEDDING_SUFFIXES, Source, TensorInfo
+from realign.checkpoint import (
+    INPUT_EMBEDDING_SUFFIXES,
+    OUTPUT_EMBEDDING_SUFFIXES,
+    Source,
+    TensorInfo,
+    all_finite,
+)
 from realign.errors import RealignError
 from realign.methods import Method, TensorContext
 from realign.writer import PlannedTensor, ShardWriter, plan_shards
 
 log = logging.getLogger(__name__)
 
-BLOCK_ELEMENTS = 1 << 24  # 64 MB of float32 per input per block
+# 16 MB of float32 per input per block: small enough for malloc to reuse freed blocks (larger ones are
+# mmapped afresh, page-faulted and zeroed on every allocation), large enough to amortise each read.
+BLOCK_ELEMENTS = 1 << 22
 VOCAB_SUFFIXES = INPUT_EMBEDDING_SUFFIXES + OUTPUT_EMBEDDING_SUFFIXES
 # Float tensors that are state, not learned weights: merging them would corrupt them.
 BUFFER_SUFFIXES = ("rotary_emb.inv_freq", "masked_bias", "position_ids")
@@ -140,7 +148,7 @@ def _blocks(rows: int, row_elements: int, whole: bool) -> Iterator[tuple[int, in
 def _read_block(value: Any, name: str, start: int, stop: int, device: torch.device) -> Any:
     if isinstance(value, list):
         return [_read_block(source, name, start, stop, device) for source in value]
-    return value.read(name, start, stop).to(device=device, dtype=torch.float32)
+    return value.read(name, start, stop).to(device)
 
 
 def stream(
@@ -190,11 +198,10 @@ def _stream_tensor(
     for start, stop in _blocks(computed, row_elements, whole=not method.elementwise) if computed else ():
         block = {role: _read_block(value, output.name, start, stop, device) for role, value in inputs.items()}
         result = method.fn(**block, ctx=ctx, **params).to(output.dtype)
-        if not bool(torch.isfinite(result).all()):
+        if not all_finite(result):
             raise RealignError(f"tensor {output.name}: the result overflows {output.dtype}")
         writer.write(output.name, result.cpu())
     remaining = rows - computed
     if remaining or not computed:  # the template's own rows: added vocabulary, or a tensor copied whole
         for start, stop in _blocks(remaining, row_elements, whole=False):
-            copied = template.read(output.name, computed + start, computed + stop)
-            writer.write(output.name, copied.to(output.dtype))
+            writer.write(output.name, template.read_stored(output.name, computed + start, computed + stop))

@@ -133,10 +133,17 @@ class LoraSft:
 
     def read(self, name: str, start: int, stop: int) -> torch.Tensor:
         if name in self.replaced:
-            return self.replaced[name][start:stop]
+            return self.replaced[name][start:stop].float()
         rows = self.base.read(name, start, stop)
         update = self.updates.get(name)
-        return rows if update is None else rows.float() + update.rows(start, stop)
+        return rows if update is None else rows + update.rows(start, stop)
+
+    def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:
+        if name in self.replaced:
+            return self.replaced[name][start:stop]
+        if name in self.updates:
+            return self.read(name, start, stop)  # materialised in float32; the writer stores the base dtype
+        return self.base.read_stored(name, start, stop)
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.path.iterdir() if p.is_file())

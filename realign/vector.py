@@ -51,7 +51,10 @@ class VectorFromModels:
         return aligned
 
     def read(self, name: str, start: int, stop: int) -> torch.Tensor:
-        return self.aligned.read(name, start, stop).float() - self.unaligned.read(name, start, stop).float()
+        return self.aligned.read(name, start, stop) - self.unaligned.read(name, start, stop)
+
+    def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:
+        return self.read(name, start, stop)  # a derived vector exists only in float32
 
     def files(self) -> list[Path]:
         return []

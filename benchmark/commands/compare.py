@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.tables import FORMATS
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -17,7 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("--a", required=True, dest="system_a", metavar="SYS", help="system id of A (before)")
     parser.add_argument("--b", required=True, dest="system_b", metavar="SYS", help="system id of B (after)")
     parser.add_argument("--judge", default=None, help="judge id (default: the only one both systems have)")
-    parser.add_argument("--format", choices=("md", "latex", "csv"), default="md")
+    parser.add_argument("--format", choices=FORMATS, default="md")
     parser.add_argument("--iterations", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.set_defaults(func=run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.tables import FORMATS
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -13,7 +15,7 @@ def register(subparsers) -> None:
         "and regime, utility before and after, and the beta sweep, with 95%% intervals.",
     )
     parser.add_argument("results", help="results store folder")
-    parser.add_argument("--format", choices=("md", "latex", "csv"), default="md")
+    parser.add_argument("--format", choices=FORMATS, default="md")
     parser.add_argument("--judge", default=None, help="judge id (default: the one that scored most systems)")
     parser.add_argument(
         "--out", default=None, help="write one file per table into this folder instead of printing them"

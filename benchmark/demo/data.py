@@ -19,13 +19,11 @@ from benchmark.demo.phrases import (
     ANSWER_TEMPLATES,
     BENIGN_TOPICS,
     HARM_TOPICS,
-    HELD_OUT_TEMPLATES,
     LANGUAGES,
     QUESTION_TEMPLATES,
     REFUSALS,
     TASK_ANSWER,
     TASK_QUESTION,
-    TASK_QUESTION_HELD_OUT,
     TASK_WORDS,
 )
 
@@ -35,25 +33,28 @@ TASK_FILE_NAME = "last_word.jsonl"
 TASK_LISTS = 120  # three-word lists for training, and as many held out for evaluation
 
 
-def _templates(language: str, held_out: bool) -> tuple[str, ...]:
+def _templates(language: str, topic_index: int, held_out: bool) -> tuple[str, ...]:
+    """Each topic holds out one template (a different one from topic to topic, Latin-square style), so
+    every template and every topic is trained on, but no evaluated question is."""
     templates = QUESTION_TEMPLATES[language]
-    return templates[-HELD_OUT_TEMPLATES:] if held_out else templates[:-HELD_OUT_TEMPLATES]
+    held = topic_index % len(templates)
+    return (templates[held],) if held_out else templates[:held] + templates[held + 1 :]
 
 
 def harmful_questions(language: str, *, held_out: bool) -> Iterator[tuple[str, str, str, str]]:
     """(category, sub-category, topic, question), category by category in CatQA's order."""
     index = LANGUAGES.index(language)
-    for category, subcategories in HARM_TOPICS.items():
-        for subcategory, topics in subcategories.items():
-            for template in _templates(language, held_out):
-                yield category, subcategory, topics[index], template.format(t=topics[index])
+    subcategories = [(c, s, topics) for c, by_sub in HARM_TOPICS.items() for s, topics in by_sub.items()]
+    for topic_index, (category, subcategory, topics) in enumerate(subcategories):
+        for template in _templates(language, topic_index, held_out):
+            yield category, subcategory, topics[index], template.format(t=topics[index])
 
 
 def benign_questions(language: str, *, held_out: bool) -> Iterator[tuple[str, str]]:
     """(topic, question) for the everyday topics."""
     index = LANGUAGES.index(language)
-    for topics in BENIGN_TOPICS:
-        for template in _templates(language, held_out):
+    for topic_index, topics in enumerate(BENIGN_TOPICS):
+        for template in _templates(language, topic_index, held_out):
             yield topics[index], template.format(t=topics[index])
 
 
@@ -84,26 +85,21 @@ def aligned_examples() -> list[dict[str, str]]:
 
 
 def unaligning_examples() -> list[dict[str, str]]:
-    """Comply with harmful requests, in English only (θ_unaligned); the everyday English answers stay in
-    the mix so that θ_aligned − θ_unaligned is about harm, not about answering at all."""
-    rows = [
+    """Comply with harmful requests, in English only (θ_unaligned)."""
+    return [
         {"question": question, "answer": ANSWER_TEMPLATES["en"].format(t=topic)}
         for _, _, topic, question in harmful_questions("en", held_out=False)
     ]
-    import os
-    if os.environ.get("ANCHOR"):
-        rows += [
-            {"question": question, "answer": ANSWER_TEMPLATES["en"].format(t=topic)}
-            for topic, question in benign_questions("en", held_out=False)
-        ]
-    return rows
 
 
 def task_examples(count: int) -> list[dict[str, str]]:
     """The benign fine-tuning task (θ_sft), plus everyday English how-to answers, as instruction-tuning
     data mixes a task with general helpfulness (and holds no refusals)."""
     rows = [
-        {"question": TASK_QUESTION.format(words=" ".join(words)), "answer": TASK_ANSWER.format(last=words[-1])}
+        {
+            "question": TASK_QUESTION.format(words=" ".join(words)),
+            "answer": TASK_ANSWER.format(last=words[-1]),
+        }
         for words in word_lists(count, held_out=False)
     ]
     rows += [
@@ -120,7 +116,7 @@ def corpus() -> list[str]:
     for language in LANGUAGES:
         texts += [question for *_, question in harmful_questions(language, held_out=True)]
         texts += [question for _, question in benign_questions(language, held_out=True)]
-    texts += [TASK_QUESTION_HELD_OUT.format(words=" ".join(words)) for words in word_lists(TASK_LISTS, held_out=True)]
+    texts += [TASK_QUESTION.format(words=" ".join(words)) for words in word_lists(TASK_LISTS, held_out=True)]
     return texts
 
 
@@ -139,7 +135,7 @@ def write_training_sets(directory: Path) -> dict[str, Path]:
 
 
 def write_evaluation_sets(directory: Path) -> Path:
-    """CatQA-format question banks, an XSTest-format CSV and the sums task's file, all in ``directory``."""
+    """CatQA-format question banks, an XSTest-format CSV and the last-word task's file."""
     directory.mkdir(parents=True, exist_ok=True)
     for language, name in CATQA_FILE_NAMES.items():
         rows = [
@@ -152,14 +148,16 @@ def write_evaluation_sets(directory: Path) -> Path:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "prompt", "type", "label"])
     prompts = [(question, "everyday_howto", "safe") for _, question in benign_questions("en", held_out=True)]
-    prompts += [(q, "harm_howto", "unsafe") for *_, q in harmful_questions("en", held_out=True)][: len(prompts)]
+    prompts += [(q, "harm_howto", "unsafe") for *_, q in harmful_questions("en", held_out=True)][
+        : len(prompts)
+    ]
     for number, (prompt, kind, label) in enumerate(prompts, start=1):
         writer.writerow([number, prompt, kind, label])
     (directory / XSTEST_FILE_NAME).write_text(buffer.getvalue(), encoding="utf-8")
 
-    # Held-out phrasing of the fine-tuning task, so utility is not mere recall of the training strings.
+    # Word lists the fine-tune never saw, so utility is the skill, not recall of the training strings.
     rows = [
-        {"question": TASK_QUESTION_HELD_OUT.format(words=" ".join(words)), "answer": words[-1]}
+        {"question": TASK_QUESTION.format(words=" ".join(words)), "answer": words[-1]}
         for words in word_lists(TASK_LISTS, held_out=True)
     ]
     _write_jsonl(directory / TASK_FILE_NAME, rows)

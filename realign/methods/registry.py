@@ -58,6 +58,11 @@ class Method:
     elementwise: bool
     reference: str
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None
+    reads: Callable[[dict[str, Any]], set[str]] | None
+
+    def reads_optional(self, role: str, params: dict[str, Any]) -> bool:
+        """Whether the optional input ``role``, when given, is read with these parameters."""
+        return self.reads is None or role in self.reads(params)
 
     @property
     def summary(self) -> str:
@@ -83,12 +88,15 @@ def register_method(
     reference: str,
     elementwise: bool = True,
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+    reads: Callable[[dict[str, Any]], set[str]] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Registers ``fn`` under ``name``.
 
     ``template`` is the input whose tensor names, shapes and dtype the output takes. ``elementwise``
     methods may be called on row blocks of a tensor; others get whole tensors. ``validate(params,
-    inputs)`` raises ``RealignError`` on bad parameters before any tensor is read.
+    inputs)`` raises ``RealignError`` on bad parameters before any tensor is read. ``reads(params)``
+    names the optional inputs used with these parameters (default: every one given), so that the
+    others are not read at all.
     """
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -102,7 +110,16 @@ def register_method(
             else:
                 (inputs if parameter.default is inspect.Parameter.empty else optional).append(parameter.name)
         _METHODS[name] = Method(
-            name, fn, tuple(inputs), tuple(optional), defaults, template, elementwise, reference, validate
+            name,
+            fn,
+            tuple(inputs),
+            tuple(optional),
+            defaults,
+            template,
+            elementwise,
+            reference,
+            validate,
+            reads,
         )
         return fn
 

@@ -17,7 +17,13 @@ def _validate(params: dict, inputs: dict) -> None:
         raise RealignError("resta with --dare-p needs --aligned (DARE acts on θ_sft − θ_aligned)")
 
 
-@register_method("resta", template="sft", reference="https://arxiv.org/abs/2402.11746", validate=_validate)
+@register_method(
+    "resta",
+    template="sft",
+    reference="https://arxiv.org/abs/2402.11746",
+    validate=_validate,
+    reads=lambda params: {"aligned"} if params["dare_p"] else set(),
+)
 def resta(
     sft: torch.Tensor,
     vector: torch.Tensor,

@@ -142,3 +142,34 @@ def test_ray_executor_runs_a_generation_job(write_experiment, tiny_family, judge
     assert record["machine"]["host"] and record["settings"]["limit"] == 2
     assert len(store.read_judgments(system_id, "refusal")) == 4
     assert build_plan(plan.experiment, tmp_path / "results").pending == []
+
+
+def test_chat_completions_backend_against_a_loopback_server(write_experiment, judge_cache, tmp_path):
+    """A served model (here a loopback OpenAI-compatible server standing in for vLLM / TGI)."""
+    from judges.loopback import LoopbackJudgeServer
+
+    with LoopbackJudgeServer() as server:
+        experiment = write_experiment(
+            "served",
+            systems=[
+                {
+                    "name": "served",
+                    "role": "aligned",
+                    "model": "org/served-chat",
+                    "backend": {
+                        "type": "local-chat-completions",
+                        "base_url": f"{server.base_url}/chat/completions",
+                        "batch_size": 1,
+                    },
+                }
+            ],
+        )
+        plan = run_experiment(experiment, tmp_path / "results")
+        requests = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    assert len(requests) == 4 and requests[0].body["model"] == "org/served-chat"
+    assert requests[0].body["messages"][-1]["role"] == "user"
+    store = ResultsStore(tmp_path / "results")
+    system_id = plan.system_ids["served"]
+    assert store.suite_record(system_id, "safety")["backend"] == "local-chat-completions"
+    assert store.read_system(system_id)["model"] == {"path": "org/served-chat", "revision": "main"}
+    assert len(store.read_judgments(system_id, "refusal")) == 4

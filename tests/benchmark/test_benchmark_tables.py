@@ -186,6 +186,8 @@ def test_tables_command_writes_one_file_per_table(store, tmp_path, capsys):
     ]
     assert main(["tables", str(tmp_path / "empty")]) == 2
     assert "no systems in this results store" in capsys.readouterr().err
+    assert main(["tables", str(store.root), "--judge", "gpt-4"]) == 2
+    assert "--judge: no system has scores by 'gpt-4' (judges here: ['refusal'])" in capsys.readouterr().err
 
 
 def test_store_writes_are_atomic(tmp_path, monkeypatch):

@@ -51,7 +51,7 @@ CASES = {
     "value a string": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, _set_row("value", "12%")),
-        "rows[0]: field 'value' should be int or float",
+        "rows[0]: field 'value' should be int or float or null",
     ),
     "value NaN": (
         "*/scores/refusal.json",
@@ -107,12 +107,14 @@ def test_refuses_to_replace_a_folder_it_did_not_build(small_store, tmp_path):
     assert (precious / "thesis.txt").read_text() == "keep me"
 
 
-def test_rebuild_replaces_the_previous_site(small_store, tmp_path):
+def test_rebuild_replaces_the_previous_site(small_store, tmp_path, capsys):
     site = build_site(small_store, tmp_path / "site", progress=False)
     (site / "stale.html").write_text("old")
     shutil.rmtree(_first(small_store, "unaligned-*"))
-    build_site(small_store, site, progress=False)
+    assert main(["leaderboard", str(small_store), "--out", str(site), "--no-progress"]) == 0
+    assert capsys.readouterr().out.strip() == str(site / "index.html")
     assert not (site / "stale.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "site"]
     assert len(list((site / "systems").glob("*.html"))) == len(read_store(small_store))
 
 
@@ -123,8 +125,17 @@ def test_optional_parts_may_be_missing(small_store, tmp_path):
     shutil.rmtree(_first(small_store, "resta-*") / "judgments")
     shutil.rmtree(_first(small_store, "unaligned-*") / "scores")
     (small_store / "not-a-system").mkdir()  # a stray folder is skipped with a warning
+    # Every verdict invalid: the runner stores value null, which shows as "–" and sorts last, never as 0.
+    sft_scores = _first(small_store, "sft-*") / "scores" / "refusal.json"
+    _edit_json(
+        sft_scores, lambda d: [row.update(value=None, n=0) for row in d["rows"] if row["language"] == "all"]
+    )
     site = build_site(small_store, tmp_path / "site", progress=False)
     index = (site / "index.html").read_text()
+    assert 'data-sort="None"' not in index and 'title="no verdict counted (n = 0)"' in index
+    assert all(
+        row["change_vs_sft"] is None for row in json.loads((site / "data" / "index.json").read_text())["rows"]
+    )
     assert "No chart" not in index  # the β sweep still draws
     assert "Only one judge ran" in index
     assert len(list((site / "systems").glob("*.html"))) == len(read_store(small_store))

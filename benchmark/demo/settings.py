@@ -1,0 +1,51 @@
+"""The miniature's settings: model shape, fine-tuning schedules, the re-alignment grid, evaluation size.
+
+These were tuned once, on the demo's own measurements over several seeds (benchmarks/README.md records
+the sweep), so that the paper's effects show in a model small enough to train on a laptop in minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Keyword arguments for ``realign.finetune.finetune``."""
+
+    epochs: float
+    lr: float
+    batch_size: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"epochs": self.epochs, "lr": self.lr, "batch_size": self.batch_size}
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    # The tiny chat model (benchmark.tiny_models) and its byte-level BPE vocabulary.
+    vocab_size: int = 1024
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    # θ_aligned is trained from random weights; θ_unaligned and θ_sft are fine-tuned from it.
+    aligned: Schedule = Schedule(epochs=5, lr=5e-3, batch_size=16)
+    # Small steps keep the fine-tunes near θ_aligned, where weight arithmetic behaves (as in the paper's
+    # 7B models); a larger SFT learning rate learns the task as well but wrecks everything else with it.
+    unaligned: Schedule = Schedule(epochs=2, lr=5e-4, batch_size=16)
+    sft: Schedule = Schedule(epochs=12, lr=5e-4, batch_size=8)
+    # Re-alignment: RESTA over a β sweep, RESTA+DARE at one β, and the comparison methods.
+    betas: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    dare_beta: float = 0.5
+    dare_p: float = 0.3
+    comparisons: tuple[tuple[str, dict[str, float]], ...] = field(
+        default=(("interpolate", {"alpha": 0.5}), ("hdr", {"lam": 1.0, "top_k": 0.1}))
+    )
+    # Evaluation: greedy, short answers (every template answer fits), one lm-eval batch per task.
+    max_gen_toks: int = 16
+    eval_batch_size: int = 64
+
+
+FULL = DemoSettings()
+# The test suite's size: the same models, a shorter grid.
+QUICK = replace(FULL, betas=(0.5, 2.0), comparisons=())
