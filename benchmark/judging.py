@@ -25,7 +25,7 @@ from typing import Any
 from benchmark.errors import ConfigError
 from benchmark.lm_eval_output import Sample, iter_samples
 from benchmark.scoring import scores_document
-from benchmark.store import ResultsStore, read_jsonl, write_json_atomic, write_text_atomic
+from benchmark.store import ResultsStore, write_json_atomic, write_text_atomic
 from judges import Judge, JudgeItem, Judgment, get_judge, is_refusal
 from judges.agreement import agreement
 from judges.cache import JudgmentCache, default_cache_path
@@ -166,19 +166,11 @@ def judge_and_score(
     return summary.as_record()
 
 
-def read_judgments(run_dir: Path, judge_id: str) -> dict[tuple[str, int], dict[str, Any]]:
-    """A judge's judgments in a run dir, by (task, doc_id)."""
-    path = run_dir / "judgments" / f"{judge_id}.jsonl"
-    if not path.is_file():
-        known = sorted(p.stem for p in (run_dir / "judgments").glob("*.jsonl"))
-        raise ConfigError(f"{path}: no judgments by {judge_id!r} (judged here: {', '.join(known) or 'none'})")
-    return {(line["task"], int(line["doc_id"])): line for line in read_jsonl(path)}
-
-
 def judges_agreement(run_dir: str | Path, judge_a: str, judge_b: str) -> dict[str, Any]:
     """Agreement of two judges on the responses both judged, overall ("all") and per language."""
     run_dir = Path(run_dir)
-    a, b = read_judgments(run_dir, judge_a), read_judgments(run_dir, judge_b)
+    store = ResultsStore(run_dir.parent)
+    a, b = store.read_judgments(run_dir.name, judge_a), store.read_judgments(run_dir.name, judge_b)
     shared = sorted(a.keys() & b.keys())
     by_language: dict[str, list[tuple[str, str]]] = {"all": []}
     for key in shared:

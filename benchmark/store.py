@@ -140,7 +140,10 @@ class ResultsStore:
         """Judgments keyed by (task, doc_id); where a line repeats (a resumed run), the last one counts."""
         path = self.judgments_path(system_id, judge_id)
         if not path.is_file():
-            raise ConfigError(f"{path}: no judgments by {judge_id!r} for system {system_id!r}")
+            known = sorted(p.stem for p in path.parent.glob("*.jsonl"))
+            raise ConfigError(
+                f"{path}: no judgments by {judge_id!r} (judged here: {', '.join(known) or 'none'})"
+            )
         return {(line["task"], int(line["doc_id"])): line for line in read_jsonl(path)}
 
     # model weights made by the runner
