@@ -108,7 +108,7 @@ def _draw(chart: Chart) -> Markup:
         parts.append(
             f'<circle cx="{WIDTH - RIGHT + 14}" cy="{legend_y}" r="5" fill="{colour}"/>'
             f'<text class="legend" x="{WIDTH - RIGHT + 24}" y="{legend_y + 4}">'
-            f"{escape(series.name[:30])}</text>"
+            f"<title>{escape(series.name)}</title>{escape(series.name[:30])}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -164,6 +164,7 @@ def sweep_charts(head: Headline, href: dict[str, str]) -> list[Chart]:
     reference: Column | None = head.reference
     if reference is None:
         return []
+    labels = {row.system.id: row.system.meta["label"] for row in head.rows}  # curves are named by SFT model
     families: dict[tuple[str, str, str], list[HeadlineRow]] = {}
     for row in head.rows:
         rate = row.cells.get(reference.key)
@@ -183,7 +184,7 @@ def sweep_charts(head: Headline, href: dict[str, str]) -> list[Chart]:
                     for k, v in sorted(params.items())
                     if k not in (param, "seed")
                 ]
-                name = ", ".join([f"{meta.get('finetune_task')} ({meta.get('regime')})", *fixed])
+                name = ", ".join([labels.get(meta.get("sft_system"), "no SFT model"), *fixed])
                 curve = curves.setdefault(name, Series(name))
                 curve.points.append(
                     Point(

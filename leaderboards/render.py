@@ -16,6 +16,8 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from leaderboards.store import UTILITY_SCORES
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -34,10 +36,17 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 
 def interval(row: dict[str, Any] | None) -> str:
-    """``[low–high]`` in percent, or an empty string where the row stores no interval."""
+    """``[low–high]`` in the row's own units, or an empty string where the row stores no interval."""
     if not row or row.get("ci_low") is None or row.get("ci_high") is None:
         return ""
-    return f"[{100 * row['ci_low']:.1f}–{100 * row['ci_high']:.1f}]"
+    return f"[{_amount(row, row['ci_low'])}–{_amount(row, row['ci_high'])}]"
+
+
+def _amount(row: dict[str, Any], value: float) -> str:
+    """Judged rates in percent; utility metrics as lm-eval reports them (not all are proportions)."""
+    if row.get("judge") == UTILITY_SCORES:
+        return f"{value:.3g}"
+    return f"{100 * value:.1f}"
 
 
 def change(value: float | None) -> str:
@@ -61,10 +70,11 @@ def rate(row: dict[str, Any] | None, href: str) -> Markup:
         return Markup('<span class="missing">–</span>')
     if row["value"] is None:
         return Markup(f'<a class="missing" href="{escape(href)}" title="no verdict counted (n = 0)">–</a>')
-    # percent() and interval() print only digits and punctuation; the href is the one untrusted part.
+    # Numbers print only digits and punctuation; the href is the one untrusted part.
+    shown = _amount(row, row["value"]) + ("" if row.get("judge") == UTILITY_SCORES else "%")
     flag = ' <span class="flag" title="this judge is not valid for this language">†</span>'
     return Markup(
-        f'<a href="{escape(href)}">{percent(row["value"])}</a> <span class="ci">{interval(row)}</span>'
+        f'<a href="{escape(href)}">{shown}</a> <span class="ci">{interval(row)}</span>'
         f"{flag if row.get('language_valid') is False else ''}"
     )
 

@@ -37,16 +37,19 @@ def option(role: str) -> str:
     return OPTION.get(role, f"--{role}")
 
 
+SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
+SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+
+
 def parse_size(size: str | int) -> int:
-    """``"5GB"``, ``"200KB"``, ``"1.5GiB"`` or a byte count."""
+    """``"5GB"``, ``"200KB"``, ``"1.5GiB"`` (powers of 1024) or a byte count."""
     if isinstance(size, int):
         return size
-    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)(i?)B?\s*", size.upper().replace("IB", "iB"), re.IGNORECASE)
+    match = SIZE.fullmatch(size.strip())
     if not match:
         raise RealignError(f"--max-shard-size {size!r}: expected a size such as 5GB or 200KB")
     number, unit, binary = match.groups()
-    base = 1024 if binary else 1000
-    return int(float(number) * base ** " KMGT".index(unit or " "))
+    return int(float(number) * (1024 if binary else 1000) ** SIZE_POWERS[unit.lower()])
 
 
 def realign(
@@ -185,12 +188,9 @@ def _check_roles(method: Method, given: dict[str, Any]) -> None:
                 f"--sft {given['sft']}: is a LoRA adapter; pass --aligned, the model it was trained from"
             )
         usable.add("aligned")
+    vector_given = given.get("vector") or (given.get("aligned") and given.get("unaligned"))
     for role in method.inputs:
-        if (
-            role == "vector"
-            and not given.get("vector")
-            and not (given.get("aligned") and given.get("unaligned"))
-        ):
+        if role == "vector" and not vector_given:
             raise RealignError(f"method {method.name} needs --vector, or --aligned and --unaligned")
         if role != "vector" and not given.get(role):
             raise RealignError(f"method {method.name} needs {option(role)}")
@@ -253,17 +253,20 @@ def _support_dirs(template: Any) -> list[Path]:
     return [template.path, template.base.path] if isinstance(template, LoraSft) else [template.path]
 
 
+def _kind(label: str, source: Any) -> str:
+    if isinstance(source, LoraSft):
+        return "lora-adapter"
+    return "safety-vector" if label == "vector" else "model"
+
+
 def _describe_inputs(opened: dict[str, Any], hashes: dict[str, dict[str, str]]) -> dict[str, Any]:
     described: dict[str, Any] = {}
     for label, source in engine.labelled(opened):
-        kind = (
-            "lora-adapter"
-            if isinstance(source, LoraSft)
-            else "safety-vector"
-            if label == "vector"
-            else "model"
-        )
-        entry = {"path": str(Path(source.path).absolute()), "kind": kind, "sha256": hashes.get(label, {})}
+        entry = {
+            "path": str(Path(source.path).absolute()),
+            "kind": _kind(label, source),
+            "sha256": hashes.get(label, {}),
+        }
         if label.startswith("models["):
             described.setdefault("models", []).append(entry)
         else:

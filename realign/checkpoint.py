@@ -1,8 +1,9 @@
 """Read-only views of safetensors checkpoints: a model dir (one or many shards, with or without index).
 
-Reads go through ``safe_open`` with the ``pread`` backend where available: pages of a memory map
-stay resident (and count in the RSS) while the map is open, whereas ``pread`` copies only the rows
-asked for, so memory stays bounded by the chunk being computed, not by the shard.
+Every read opens the shard with ``safe_open`` (memory-mapped), slices the rows asked for and closes
+it again. The rows are converted to float32 straight from the mapped pages, and pages of a map stay
+resident (and count in the RSS) only while it is open, so memory holds one row block per input, not
+a shard. (safetensors' ``pread`` backend copies less but reads whole tensors for a slice: slower.)
 """
 
 from __future__ import annotations
@@ -108,10 +109,7 @@ def all_finite(tensor: torch.Tensor) -> bool:
 def open_safetensors(file: Path) -> Iterator:
     """``safe_open`` with errors turned into one line naming the file."""
     try:
-        try:
-            handle = safe_open(file, framework="pt", backend="pread")
-        except TypeError:  # safetensors without the pread backend
-            handle = safe_open(file, framework="pt")
+        handle = safe_open(file, framework="pt")
     except (SafetensorError, OSError) as error:
         raise RealignError(f"{file}: not a readable safetensors file ({error})") from None
     with handle as opened:

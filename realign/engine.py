@@ -72,10 +72,11 @@ class Report:
 
 @dataclass(frozen=True)
 class TensorPlan:
+    """One output tensor: its first ``computed_rows`` rows come from the method, the rest are copied
+    from the template (all of them when ``computed_rows`` is None)."""
+
     output: PlannedTensor
-    computed_rows: (
-        int | None
-    )  # rows computed by the method (None: copy the template tensor); the rest are copied
+    computed_rows: int | None
 
 
 def labelled(inputs: Inputs) -> list[tuple[str, Source]]:

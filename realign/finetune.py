@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,14 @@ def _sha256(path: Path) -> str:
 
 
 def _load_model(model_dir: Path, device: str):
+    """The model in float32 (for stable CPU training), its tokenizer, and the dtype it was stored in."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     if not model_dir.is_dir():
         raise RealignError(f"{model_dir}: no such model directory")
     try:
+        stored_dtype = AutoConfig.from_pretrained(model_dir).dtype or torch.float32
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     except (OSError, ValueError) as error:
@@ -45,7 +48,7 @@ def _load_model(model_dir: Path, device: str):
         raise RealignError(f"{model_dir}: the tokenizer has no chat template")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device), tokenizer
+    return model.to(device), tokenizer, stored_dtype
 
 
 def _progress_callback(losses: list[dict[str, float]], description: str):
@@ -115,9 +118,11 @@ def finetune(
 ) -> Path:
     """Fine-tune ``model`` on question–answer JSON Lines and write a model dir (or a LoRA adapter dir).
 
-    ``lr`` defaults to 2e-4 with LoRA and 2e-5 without. Same inputs and seed, same weights.
+    ``lr`` defaults to 2e-4 with LoRA and 2e-5 without; ``warmup`` is a fraction of the steps when below
+    1, else a step count (linear warm-up, then linear decay). A full fine-tune is stored in the input's
+    dtype. Same inputs and seed, same weights. Raises ``RealignError`` (naming the file and line) on bad
+    data, a missing model or an existing ``out``, leaving no ``out`` behind.
     """
-    import torch
     from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 
     model_dir, data_path, out = Path(model), Path(data), Path(out)
@@ -127,8 +132,7 @@ def finetune(
     started = time.time()
 
     set_seed(seed)  # before the model exists, so a LoRA adapter's random init is seeded too
-    network, tokenizer = _load_model(model_dir, device)
-    saved_dtype = network.config.dtype
+    network, tokenizer, stored_dtype = _load_model(model_dir, device)
     if lora:
         from peft import LoraConfig, get_peft_model
 
@@ -161,7 +165,7 @@ def finetune(
             model=network,
             args=arguments,
             train_dataset=features,
-            data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),
+            data_collator=partial(pad_batch, pad_token_id=tokenizer.pad_token_id),
             callbacks=[_progress_callback(losses, description)],
         )
         # Their log lines go to stdout; ours (above) goes to stderr.
@@ -170,17 +174,13 @@ def finetune(
         trainer.train()
         shutil.rmtree(staging / "trainer", ignore_errors=True)
         if not lora:
-            network = network.to(dtype=saved_dtype or torch.float32)
+            network = network.to(dtype=stored_dtype)
         network.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-        params = {
-            "lora": lora,
-            "epochs": epochs,
-            "lr": lr,
-            "batch_size": batch_size,
-            "max_length": max_length,
-        }
-        params.update(seed=seed, weight_decay=weight_decay, warmup_steps=warmup)
+        params = dict(
+            lora=lora, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed
+        )
+        params.update(weight_decay=weight_decay, warmup=warmup)
         if lora:
             params.update(lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=list(lora_targets))
         recipe = _recipe(model_dir, data_path, len(features), params, losses, started)
@@ -212,7 +212,7 @@ def answer_loss(model: str | Path, data: str | Path, *, max_length: int = 512, b
     """Mean cross-entropy per answer token of ``model`` (a model dir) on a question–answer file."""
     import torch
 
-    network, tokenizer = _load_model(Path(model), "cpu")
+    network, tokenizer, _ = _load_model(Path(model), "cpu")
     features = encode_examples(tokenizer, load_examples(data), max_length, Path(data))
     network.eval()
     total, tokens = 0.0, 0

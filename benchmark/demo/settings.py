@@ -33,7 +33,7 @@ class DemoSettings:
     # Small steps keep the fine-tunes near θ_aligned, where weight arithmetic behaves (as in the paper's
     # 7B models); a larger SFT learning rate learns the task as well but wrecks everything else with it.
     unaligned: Schedule = Schedule(epochs=2, lr=5e-4, batch_size=16)
-    sft: Schedule = Schedule(epochs=12, lr=5e-4, batch_size=8)
+    sft: Schedule = Schedule(epochs=20, lr=5e-4, batch_size=8)
     # Re-alignment: RESTA over a β sweep, RESTA+DARE at one β, and the comparison methods.
     betas: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
     dare_beta: float = 0.5
