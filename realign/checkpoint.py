@@ -69,6 +69,9 @@ class Source(Protocol):
     def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:
         """The same rows in the dtype they are stored in, to copy."""
 
+    def check_finite(self, name: str, start: int, stop: int) -> None:
+        """Raises ``RealignError`` naming the file when these rows hold NaN or Inf."""
+
     def files(self) -> list[Path]: ...
 
     def config(self) -> dict: ...
@@ -197,7 +200,7 @@ class Checkpoint:
         return rows
 
     def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:
-        """Rows ``start:stop`` of dim 0 (the whole tensor for a 0-d one), checked for NaN and Inf."""
+        """Rows ``start:stop`` of dim 0 (the whole tensor for a 0-d one)."""
         stored = self.aliases.get(name, name)
         info = self._tensors[stored]
         with open_safetensors(info.file) as handle:
@@ -205,9 +208,13 @@ class Checkpoint:
                 rows = handle.get_tensor(stored) if not info.shape else handle.get_slice(stored)[start:stop]
             except (SafetensorError, OSError) as error:
                 raise RealignError(f"{info.file}: cannot read tensor {stored} ({error})") from None
-        if rows.is_floating_point() and not all_finite(rows):
-            raise RealignError(f"{info.file}: tensor {stored} holds NaN or Inf values")
         return rows
+
+    def check_finite(self, name: str, start: int, stop: int) -> None:
+        rows = self.read_stored(name, start, stop)
+        if rows.is_floating_point() and not all_finite(rows):
+            stored = self.aliases.get(name, name)
+            raise RealignError(f"{self._tensors[stored].file}: tensor {stored} holds NaN or Inf values")
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.path.iterdir() if p.is_file())

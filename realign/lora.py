@@ -13,7 +13,14 @@ from pathlib import Path
 
 import torch
 
-from realign.checkpoint import Checkpoint, TensorInfo, open_safetensors, read_json, refuse_pickles
+from realign.checkpoint import (
+    Checkpoint,
+    TensorInfo,
+    all_finite,
+    open_safetensors,
+    read_json,
+    refuse_pickles,
+)
 from realign.errors import RealignError
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -75,11 +82,14 @@ class LoraSft:
         with open_safetensors(weights) as handle:
             for key in handle.keys():
                 name = key.removeprefix(PEFT_PREFIX)
+                tensor = handle.get_tensor(key)
+                if tensor.is_floating_point() and not all_finite(tensor):
+                    raise RealignError(f"{weights}: tensor {key} holds NaN or Inf values")
                 match = FACTOR_KEY.match(name)
                 if match:
-                    factors.setdefault(match["module"], {})[match["factor"]] = handle.get_tensor(key).float()
+                    factors.setdefault(match["module"], {})[match["factor"]] = tensor.float()
                 elif self.base.info(name) is not None:  # modules_to_save: a full trained copy
-                    replaced[name] = handle.get_tensor(key)
+                    replaced[name] = tensor
                 else:
                     raise RealignError(f"{weights}: tensor {key} matches no LoRA factor and no base tensor")
         updates = {}
@@ -144,6 +154,10 @@ class LoraSft:
         if name in self.updates:
             return self.read(name, start, stop)  # materialised in float32; the writer stores the base dtype
         return self.base.read_stored(name, start, stop)
+
+    def check_finite(self, name: str, start: int, stop: int) -> None:
+        if name not in self.replaced:  # the adapter's own tensors were checked when it was loaded
+            self.base.check_finite(name, start, stop)
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.path.iterdir() if p.is_file())

@@ -56,6 +56,10 @@ class VectorFromModels:
     def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:
         return self.read(name, start, stop)  # a derived vector exists only in float32
 
+    def check_finite(self, name: str, start: int, stop: int) -> None:
+        self.aligned.check_finite(name, start, stop)
+        self.unaligned.check_finite(name, start, stop)
+
     def files(self) -> list[Path]:
         return []
 
