@@ -249,8 +249,8 @@ def _identity(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
         "label": spec.label,
         "base_model": _base_model(plan, spec),
         "role": spec.role,
-        "finetune_task": spec.task,
-        "regime": spec.regime,
+        "finetune_task": _from_sft(plan, spec, "task"),
+        "regime": _from_sft(plan, spec, "regime"),
         "method": method_label(recipe) if recipe else None,
         "params": {**recipe.params, "seed": recipe.seed} if recipe else {},
         "sft_system": ids[inputs["sft"]] if "sft" in inputs else None,
@@ -275,6 +275,14 @@ def _base_model(plan: Plan, spec: SystemSpec) -> str:
     inputs = spec.inputs
     source = next(inputs[role] for role in ("aligned", "from", "base", "sft", "unaligned") if role in inputs)
     return _base_model(plan, plan.experiment.system(source))
+
+
+def _from_sft(plan: Plan, spec: SystemSpec, attribute: str) -> str | None:
+    """The spec's own task / regime, else (for a re-aligned variant) that of the SFT model it repairs."""
+    own = getattr(spec, attribute)
+    if own is not None or "sft" not in spec.inputs:
+        return own
+    return _from_sft(plan, plan.experiment.system(spec.inputs["sft"]), attribute)
 
 
 def _model_record(plan: Plan, spec: SystemSpec) -> dict[str, Any]:

@@ -18,6 +18,10 @@ from benchmark.store import UTILITY_SCORES, ResultsStore, read_json, write_json_
 SAFETY_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest")
 
 
+# Numbers lm-eval files beside the metrics that measure nothing about the model.
+NOT_METRICS = frozenset({"sample_len", "sample_count"})
+
+
 def is_safety_task(name: str) -> bool:
     return name.split("_")[0] in SAFETY_BENCHMARKS
 
@@ -38,7 +42,12 @@ def utility_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         n = sample_counts.get(task, {}).get("effective")
         for key, value in sorted(metrics.items()):
             metric, _, filter_name = key.partition(",")
-            if metric.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
+            if (
+                metric.endswith("_stderr")
+                or metric in NOT_METRICS
+                or not isinstance(value, (int, float))
+                or isinstance(value, bool)
+            ):
                 continue
             stderr = metrics.get(f"{metric}_stderr,{filter_name}")
             has_interval = isinstance(stderr, (int, float)) and not isinstance(stderr, bool)

@@ -100,6 +100,7 @@ def test_run_killed_resumed_and_rerun(write_experiment, judge_cache, tmp_path):
     resta = store.read_system(ids["resta"])
     assert resta["role"] == "realigned" and resta["method"] == "resta" and resta["params"]["beta"] == 0.5
     assert resta["sft_system"] == ids["sft"] and resta["recipe"]["method"] == "resta"
+    assert (resta["finetune_task"], resta["regime"]) == ("code", "full")  # what its SFT model was
     assert set(resta["model"]["sha256"]) >= {"config.json"}
 
     # Run again: nothing pending, nothing written.
