@@ -22,9 +22,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _trl_finetune(model_dir: Path, data: Path, out: Path, *, epochs: float, lr: float, batch_size: int, seed: int):
+def _trl_finetune(
+    model_dir: Path, data: Path, out: Path, *, epochs: float, lr: float, batch_size: int, seed: int
+):
     import datasets
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
@@ -58,6 +60,7 @@ def _trl_finetune(model_dir: Path, data: Path, out: Path, *, epochs: float, lr: 
         train_dataset=dataset,
         processing_class=tokenizer,
     )
+    trainer.remove_callback(PrinterCallback)  # its per-step log lines would bury the table on stdout
     trainer.train()
     trainer.model.save_pretrained(out)
     tokenizer.save_pretrained(out)

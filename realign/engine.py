@@ -199,10 +199,29 @@ def _stream_tensor(
     for start, stop in _blocks(computed, row_elements, whole=not method.elementwise) if computed else ():
         block = {role: _read_block(value, output.name, start, stop, device) for role, value in inputs.items()}
         result = method.fn(**block, ctx=ctx, **params).to(output.dtype)
-        if not all_finite(result):
-            raise RealignError(f"tensor {output.name}: the result overflows {output.dtype}")
+        _ensure_finite(method.drops(params), inputs, block, result, output.name, start, stop)
         writer.write(output.name, result.cpu())
     remaining = rows - computed
     if remaining or not computed:  # the template's own rows: added vocabulary, or a tensor copied whole
         for start, stop in _blocks(remaining, row_elements, whole=False):
-            writer.write(output.name, template.read_stored(output.name, computed + start, computed + stop))
+            copied = template.read_stored(output.name, computed + start, computed + stop)
+            if copied.is_floating_point() and not all_finite(copied):
+                template.check_finite(output.name, computed + start, computed + stop)
+            writer.write(output.name, copied)
+
+
+def _ensure_finite(
+    drops: bool, inputs: Inputs, block: dict[str, Any], result: torch.Tensor, name: str, start: int, stop: int
+) -> None:
+    """No NaN or Inf in the inputs or the output, at the cost of one check per block where possible.
+
+    Sums and products carry a NaN or Inf of any input into the output, so checking the output suffices,
+    unless the method drops input elements (DARE, top-k): then each input block is checked too. The
+    sources are re-read only on failure, to name the file that holds the value.
+    """
+    values = [v for value in block.values() for v in (value if isinstance(value, list) else [value])]
+    if all_finite(result) and not (drops and not all(all_finite(v) for v in values)):
+        return
+    for _, source in labelled(inputs):
+        source.check_finite(name, start, stop)
+    raise RealignError(f"tensor {name}: the result overflows {result.dtype}")

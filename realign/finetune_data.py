@@ -86,7 +86,10 @@ def encode_example(tokenizer, example: QAExample, max_length: int) -> dict[str, 
 def encode_examples(tokenizer, examples: list[QAExample], max_length: int, source: Path) -> list[dict]:
     encoded = []
     for example in examples:
-        features = encode_example(tokenizer, example, max_length)
+        try:
+            features = encode_example(tokenizer, example, max_length)
+        except RealignError as error:
+            raise RealignError(f"{source}:{example.line}: {error}") from None
         if all(label == IGNORE_INDEX for label in features["labels"]):
             raise RealignError(
                 f"{source}:{example.line}: the prompt fills max_length={max_length}; no answer token is left"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,13 @@ from typing import Any
 import yaml
 
 from benchmark.demo import data
-from benchmark.demo.settings import FULL, DemoSettings
+from benchmark.demo.settings import FULL, DemoSettings, Schedule
 from benchmark.demo.summary import SummaryRow, summary_rows
 from benchmark.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-STEPS = ("data", "tokenizer and random model", "θ_aligned", "experiment", "leaderboard and tables")
+STEPS = ("data", "θ_aligned from random weights", "experiment", "leaderboard and tables")
 
 
 @dataclass(frozen=True)
@@ -36,33 +38,23 @@ class DemoOutput:
     rows: list[SummaryRow]
 
 
+def _finetune_system(name: str, role: str, data_file: Path, schedule: Schedule, seed: int) -> dict[str, Any]:
+    finetune = {"from": "aligned", "data": str(data_file), "seed": seed, **schedule.as_dict()}
+    return {"name": name, "role": role, "regime": "full", "finetune": finetune}
+
+
 def experiment_document(out: Path, settings: DemoSettings, seed: int) -> dict[str, Any]:
     """The demo's experiment file: the paper's design (unalign, SFT, re-align, evaluate) in miniature."""
     eval_dir, train_dir = str(out / "data" / "eval"), out / "data" / "train"
     realign_inputs = {"sft": "sft-last-word", "aligned": "aligned", "unaligned": "unaligned", "seed": seed}
+    aligned_dir = str(out / "models" / "aligned")
     systems: list[dict[str, Any]] = [
-        {
-            "name": "aligned",
-            "role": "aligned",
-            "model": str(out / "models" / "aligned"),
-            "base_model": "demo-tiny-chat",
-        },
-        {
-            "name": "unaligned",
-            "role": "unaligned",
-            "regime": "full",
-            "finetune": {"from": "aligned", "data": str(train_dir / "unaligned.jsonl"), "seed": seed}
-            | settings.unaligned.as_dict(),
-            "suites": ["safety"],
-        },
-        {
-            "name": "sft-last-word",
-            "role": "sft",
-            "task": "last-word",
-            "regime": "full",
-            "finetune": {"from": "aligned", "data": str(train_dir / "sft.jsonl"), "seed": seed}
-            | settings.sft.as_dict(),
-        },
+        {"name": "aligned", "role": "aligned", "model": aligned_dir, "base_model": "demo-tiny-chat"},
+        # Unaligned models are only ever judged for harm.
+        _finetune_system("unaligned", "unaligned", train_dir / "unaligned.jsonl", settings.unaligned, seed)
+        | {"suites": ["safety"]},
+        _finetune_system("sft-last-word", "sft", train_dir / "sft.jsonl", settings.sft, seed)
+        | {"task": "last-word"},
         {"name": "resta", "recipe": {"method": "resta", **realign_inputs, "beta": list(settings.betas)}},
         {
             "name": "resta-dare",
@@ -74,11 +66,9 @@ def experiment_document(out: Path, settings: DemoSettings, seed: int) -> dict[st
             },
         },
     ]
-    for method, params in settings.comparisons:
-        inputs = {key: realign_inputs[key] for key in ("sft", "aligned", "seed")}
-        if method == "hdr":
-            inputs["unaligned"] = "unaligned"
-        systems.append({"name": method, "recipe": {"method": method, **inputs, **params}})
+    for method, roles, params in settings.comparisons:
+        inputs = {role: realign_inputs[role] for role in roles}
+        systems.append({"name": method, "recipe": {"method": method, **inputs, "seed": seed, **params}})
     short = {"max_gen_toks": settings.max_gen_toks}
     return {
         "name": "resta-demo",
@@ -101,6 +91,8 @@ def experiment_document(out: Path, settings: DemoSettings, seed: int) -> dict[st
 
 
 def _prepare(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise ConfigError(f"{out}: output directory is not empty (pass --overwrite to replace it)")
@@ -135,11 +127,23 @@ def _make_aligned(out: Path, settings: DemoSettings, seed: int, training: dict[s
     shutil.rmtree(base)
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """The matrices are tiny: more threads only add contention (and the caller keeps its own setting)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_demo(
     out: str | Path = "resta-demo", *, seed: int = 0, settings: DemoSettings = FULL, overwrite: bool = False
 ) -> DemoOutput:
     """Run the whole miniature into ``out``; return where everything is and the summary rows."""
-    import torch
     from tqdm import tqdm
 
     from benchmark.runner import run_experiment
@@ -149,29 +153,32 @@ def run_demo(
 
     out = Path(out).resolve()
     _prepare(out, overwrite)
-    # The matrices are tiny: extra threads only add contention, and one thread keeps runs bit-identical.
-    torch.set_num_threads(1)
-    results, site, tables = out / "results", out / "site", out / "tables.md"
-    with tqdm(total=len(STEPS), desc="resta demo", unit="step", file=sys.stderr) as progress:
+    experiment, results, site, tables = (
+        out / "experiment.yaml",
+        out / "results",
+        out / "site",
+        out / "tables.md",
+    )
+    progress = tqdm(total=len(STEPS), desc="resta demo", unit="step", file=sys.stderr)
 
-        def step(name: str) -> None:
-            progress.set_postfix_str(name)
-            log.info("demo step: %s", name)
+    def step(name: str) -> None:
+        progress.set_postfix_str(name)
+        log.info("demo step: %s", name)
 
+    with progress, _one_torch_thread():
         step(STEPS[0])
         training = data.write_training_sets(out / "data" / "train")
         data.write_evaluation_sets(out / "data" / "eval")
         progress.update()
-        step(STEPS[1] + " → " + STEPS[2])
+        step(STEPS[1])
         _make_aligned(out, settings, seed, training)
-        progress.update(2)
-        step(STEPS[3])
-        experiment = out / "experiment.yaml"
+        progress.update()
+        step(STEPS[2])
         document = experiment_document(out, settings, seed)
         write_text_atomic(experiment, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
         run_experiment(experiment, results, device="cpu")
         progress.update()
-        step(STEPS[4])
+        step(STEPS[3])
         build_site(results, site, workers=1, progress=False)
         write_text_atomic(tables, render(paper_tables(ResultsStore(results)), "md"))
         progress.update()

@@ -16,7 +16,12 @@ def _validate(params: dict, inputs: dict) -> None:
 
 
 @register_method(
-    "hdr", template="sft", reference="https://arxiv.org/abs/2406.11801", elementwise=False, validate=_validate
+    "hdr",
+    template="sft",
+    reference="https://arxiv.org/abs/2406.11801",
+    elementwise=False,
+    validate=_validate,
+    drops=True,
 )
 def hdr(
     sft: torch.Tensor, vector: torch.Tensor, *, ctx: TensorContext, lam: float = 1.0, top_k: float = 0.1

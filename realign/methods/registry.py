@@ -59,6 +59,7 @@ class Method:
     reference: str
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None
     reads: Callable[[dict[str, Any]], set[str]] | None
+    drops: Callable[[dict[str, Any]], bool]
 
     def reads_optional(self, role: str, params: dict[str, Any]) -> bool:
         """Whether the optional input ``role``, when given, is read with these parameters."""
@@ -89,6 +90,7 @@ def register_method(
     elementwise: bool = True,
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     reads: Callable[[dict[str, Any]], set[str]] | None = None,
+    drops: bool | Callable[[dict[str, Any]], bool] = False,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Registers ``fn`` under ``name``.
 
@@ -96,7 +98,9 @@ def register_method(
     methods may be called on row blocks of a tensor; others get whole tensors. ``validate(params,
     inputs)`` raises ``RealignError`` on bad parameters before any tensor is read. ``reads(params)``
     names the optional inputs used with these parameters (default: every one given), so that the
-    others are not read at all.
+    others are not read at all. ``drops`` (or ``drops(params)``) says that the method may discard input
+    elements (masks, top-k, projections), so that a NaN or Inf in an input need not reach the output:
+    the engine then checks each input, not only the output.
     """
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -120,6 +124,7 @@ def register_method(
             reference,
             validate,
             reads,
+            drops if callable(drops) else lambda params: drops,
         )
         return fn
 

@@ -28,6 +28,7 @@ def _project(alignment: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
     reference="https://arxiv.org/abs/2405.16833",
     elementwise=False,
     validate=_validate,
+    drops=True,
 )
 def safe_lora(
     sft: torch.Tensor,

@@ -10,7 +10,7 @@ import pytest
 from benchmark.cli import main
 from realign.errors import RealignError
 from realign.finetune import answer_loss, finetune
-from realign.finetune_data import IGNORE_INDEX, QAExample, encode_example, load_examples
+from realign.finetune_data import IGNORE_INDEX, QAExample, encode_example, encode_examples, load_examples
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,8 @@ def test_bad_input_exits_2_and_writes_nothing(tiny_model_dir, qa_file, tmp_path,
     assert main(["finetune", "--model", str(tiny_model_dir), "--data", str(qa_file), "--out", str(out)]) == 2
     assert "output directory exists" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_prompt_longer_than_max_length_names_its_line(tiny_tokenizer, qa_file):
+    with pytest.raises(RealignError, match=r"qa.jsonl:1: the prompt fills max_length=4"):
+        encode_examples(tiny_tokenizer, load_examples(qa_file), 4, qa_file)

@@ -106,6 +106,20 @@ def lora_merged(tmp_path_factory, family, lora_adapter) -> Path:
     return out
 
 
+def resta_on(family: dict[str, Path], out: Path, **options) -> Path:
+    """``resta`` on a family's models, the safety vector derived from its aligned and unaligned ones."""
+    import realign
+
+    return realign.realign(
+        "resta",
+        sft=family["sft"],
+        aligned=family["aligned"],
+        unaligned=family["unaligned"],
+        out=out,
+        **options,
+    )
+
+
 def write_model(out: Path, state: dict[str, torch.Tensor], like: Path) -> Path:
     """A one-file model dir holding ``state``, with the config and tokenizer of ``like``."""
     from safetensors.torch import save_file

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import load_state
+from conftest import load_state, resta_on
 
-import realign
 from realign import engine
 
 
 def run_dare(family, out, *, p=0.3, seed=0, sft=None):
     # beta = 0 leaves θ_aligned + DARE_p(θ_sft − θ_aligned): dropped elements equal θ_aligned exactly.
-    return load_state(
-        realign.realign(
-            "resta",
-            sft=sft or family["sft"],
-            aligned=family["aligned"],
-            unaligned=family["unaligned"],
-            beta=0.0,
-            dare_p=p,
-            seed=seed,
-            out=out,
-        )
-    )
+    return load_state(resta_on({**family, "sft": sft or family["sft"]}, out, beta=0.0, dare_p=p, seed=seed))
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])

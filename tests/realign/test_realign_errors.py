@@ -122,6 +122,24 @@ def test_nan_in_a_late_tensor_stops_the_run_and_leaves_nothing(family, tmp_path,
     )
 
 
+def test_nan_that_dare_would_drop_is_still_refused(family, tmp_path, capsys):
+    from realign.rng import tensor_generator
+
+    name, seed, p = "model.norm.weight", 0, 0.5
+    state = load_state(family["sft"])
+    keep = torch.rand(state[name].shape, generator=tensor_generator(seed, name)) >= p
+    state[name] = state[name].clone()
+    state[name][int((~keep).nonzero()[0])] = float("nan")  # where the mask drops the update
+    poisoned = write_model(tmp_path / "poisoned", state, family["sft"])
+    argv = [*resta_args(family, tmp_path / "o", sft=poisoned), "--dare-p", str(p), "--seed", str(seed)]
+    fails(capsys, argv, name, "NaN or Inf")
+
+
+def test_a_result_that_overflows_is_refused(family, tmp_path, capsys):
+    argv = f"realign interpolate --sft {family['sft']} --aligned {family['aligned']} --alpha 1e40"
+    fails(capsys, [*argv.split(), "--out", str(tmp_path / "o")], "the result overflows")
+
+
 def test_existing_output_is_kept_unless_overwrite(family, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import torch
-from conftest import load_state, write_model
+from conftest import load_state, resta_on, write_model
 
 import realign
 
@@ -18,11 +18,8 @@ def resta_expected(s, a, u, beta=0.5):
 def test_output_is_a_loadable_sharded_model_with_its_recipe(family, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = realign.realign(
-        "resta",
-        sft=family["sft"],
-        aligned=family["aligned"],
-        unaligned=family["unaligned"],
+    out = resta_on(
+        family,
         beta=0.5,
         seed=11,
         out=tmp_path / "out",
@@ -57,11 +54,8 @@ def test_tied_embeddings_stay_tied(tied_family, tmp_path):
 
     states = {role: load_state(path) for role, path in tied_family.items()}
     assert "lm_head.weight" not in states["sft"]
-    out = realign.realign(
-        "resta",
-        sft=tied_family["sft"],
-        aligned=tied_family["aligned"],
-        unaligned=tied_family["unaligned"],
+    out = resta_on(
+        tied_family,
         out=tmp_path / "out",
     )
     output = load_state(out)
@@ -138,9 +132,7 @@ def test_buffers_and_tensors_missing_from_some_inputs_are_reported(family, tmp_p
         role: write_model(tmp_path / role, state, family["sft"])
         for role, state in (("sft", s), ("aligned", a), ("unaligned", u))
     }
-    out = realign.realign(
-        "resta", sft=dirs["sft"], aligned=dirs["aligned"], unaligned=dirs["unaligned"], out=tmp_path / "out"
-    )
+    out = resta_on(dirs, out=tmp_path / "out")
     output = load_state(out)
     for name in (inv_freq, mask, "score.weight"):
         assert torch.equal(output[name], s[name]), name

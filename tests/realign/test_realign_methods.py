@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import load_state
+from conftest import load_state, resta_on
 
 import realign
 
@@ -32,11 +32,8 @@ def test_safety_vector_is_the_difference(family, states, tmp_path):
 def test_resta_from_models_and_from_a_saved_vector(family, states, tmp_path):
     a, u, s = states["aligned"], states["unaligned"], states["sft"]
     expected = {n: s[n] + (a[n] - u[n]) * 0.7 for n in s}
-    direct = realign.realign(
-        "resta",
-        sft=family["sft"],
-        aligned=family["aligned"],
-        unaligned=family["unaligned"],
+    direct = resta_on(
+        family,
         beta=0.7,
         out=tmp_path / "direct",
     )
@@ -56,11 +53,8 @@ def test_resta_with_dare_reproduces_the_per_tensor_mask(family, states, tmp_path
         keep = torch.rand(s[name].shape, generator=tensor_generator(seed, name)) >= p
         dropped = torch.where(keep, (s[name] - a[name]) / (1 - p), torch.zeros(()))
         expected[name] = a[name] + dropped + (a[name] - u[name]) * beta
-    out = realign.realign(
-        "resta",
-        sft=family["sft"],
-        aligned=family["aligned"],
-        unaligned=family["unaligned"],
+    out = resta_on(
+        family,
         beta=beta,
         dare_p=p,
         seed=seed,
@@ -170,11 +164,8 @@ def test_safe_lora_projects_updates_below_the_threshold(
 
 def test_bf16_inputs_are_computed_in_float32_and_stored_in_bf16(bf16_family, tmp_path):
     a, u, s = (load_state(bf16_family[r]) for r in ("aligned", "unaligned", "sft"))
-    out = realign.realign(
-        "resta",
-        sft=bf16_family["sft"],
-        aligned=bf16_family["aligned"],
-        unaligned=bf16_family["unaligned"],
+    out = resta_on(
+        bf16_family,
         beta=0.5,
         out=tmp_path / "r",
     )
@@ -187,11 +178,8 @@ def test_cpu_and_cuda_give_the_same_bits(family, tmp_path):
         pytest.skip("no CUDA device on this machine")
     runs = {
         device: load_state(
-            realign.realign(
-                "resta",
-                sft=family["sft"],
-                aligned=family["aligned"],
-                unaligned=family["unaligned"],
+            resta_on(
+                family,
                 dare_p=0.4,
                 seed=3,
                 device=device,
