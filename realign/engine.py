@@ -211,17 +211,27 @@ def _stream_tensor(
 
 
 def _ensure_finite(
-    drops: bool, inputs: Inputs, block: dict[str, Any], result: torch.Tensor, name: str, start: int, stop: int
+    dropping: set[str],
+    inputs: Inputs,
+    block: dict[str, Any],
+    result: torch.Tensor,
+    name: str,
+    start: int,
+    stop: int,
 ) -> None:
     """No NaN or Inf in the inputs or the output, at the cost of one check per block where possible.
 
-    Sums and products carry a NaN or Inf of any input into the output, so checking the output suffices,
-    unless the method drops input elements (DARE, top-k): then each input block is checked too. The
-    sources are re-read only on failure, to name the file that holds the value.
+    Sums and products carry a NaN or Inf of any input into the output, so checking the output suffices
+    but for the inputs whose elements the method may drop (DARE's mask, top-k), which are checked too.
+    The sources are re-read only on failure, to name the file that holds the value.
     """
-    values = [v for value in block.values() for v in (value if isinstance(value, list) else [value])]
-    if all_finite(result) and not (drops and not all(all_finite(v) for v in values)):
+    dropped = [(role, value) for role, value in block.items() if role in dropping]
+    if all_finite(result) and all(all_finite(v) for _, value in dropped for v in _as_list(value)):
         return
     for _, source in labelled(inputs):
         source.check_finite(name, start, stop)
     raise RealignError(f"tensor {name}: the result overflows {result.dtype}")
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]

@@ -1,9 +1,10 @@
-"""Per-tensor random generators, so that DARE masks depend only on (seed, tensor name)."""
+"""Per-tensor random streams, so that DARE masks depend only on (seed, tensor name)."""
 
 from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import torch
 
 
@@ -13,6 +14,16 @@ def tensor_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-def tensor_generator(seed: int, name: str) -> torch.Generator:
-    """A CPU generator: CPU draws are the same whatever the thread count or the compute device."""
-    return torch.Generator(device="cpu").manual_seed(tensor_seed(seed, name))
+class TensorStream:
+    """U[0, 1) float32 draws from a NumPy PCG64 generator seeded by (seed, tensor name).
+
+    Drawn on the CPU whatever the compute device, so the bits do not depend on it or on the thread
+    count; successive calls continue one stream, so row blocks together draw what one call for the
+    whole tensor would. (PCG64 draws float32 about twice as fast as torch's CPU generator.)
+    """
+
+    def __init__(self, seed: int, name: str) -> None:
+        self._generator = np.random.Generator(np.random.PCG64(tensor_seed(seed, name)))
+
+    def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self._generator.random(tuple(shape), dtype=np.float32)))

@@ -21,7 +21,7 @@ def _validate(params: dict, inputs: dict) -> None:
     reference="https://arxiv.org/abs/2406.11801",
     elementwise=False,
     validate=_validate,
-    drops=True,
+    drops=lambda params: {"vector"},
 )
 def hdr(
     sft: torch.Tensor, vector: torch.Tensor, *, ctx: TensorContext, lam: float = 1.0, top_k: float = 0.1

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from realign.errors import RealignError
-from realign.rng import tensor_generator
+from realign.rng import TensorStream
 
 ROLES = ("sft", "aligned", "unaligned", "vector", "base", "models")
 
@@ -28,17 +28,17 @@ class TensorContext:
     seed: int
     device: torch.device
     notes: dict[str, list[str]]
-    _generator: torch.Generator | None = field(default=None, repr=False)
+    _stream: TensorStream | None = field(default=None, repr=False)
 
     def uniform(self, shape: torch.Size) -> torch.Tensor:
-        """U[0, 1) draws from the generator of (seed, tensor name), made on CPU then moved to the device.
+        """U[0, 1) float32 draws from the stream of (seed, tensor name), made on CPU, moved to the device.
 
         Successive calls for the same tensor continue one stream, so row blocks of a tensor together draw
         what one call for the whole tensor would.
         """
-        if self._generator is None:
-            self._generator = tensor_generator(self.seed, self.name)
-        return torch.rand(shape, generator=self._generator).to(self.device)
+        if self._stream is None:
+            self._stream = TensorStream(self.seed, self.name)
+        return self._stream.uniform(tuple(shape)).to(self.device)
 
     def note(self, kind: str) -> None:
         """Records this tensor under ``kind`` in the run's report (e.g. "safe-lora projected")."""
@@ -59,7 +59,7 @@ class Method:
     reference: str
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None
     reads: Callable[[dict[str, Any]], set[str]] | None
-    drops: Callable[[dict[str, Any]], bool]
+    drops: Callable[[dict[str, Any]], set[str]]
 
     def reads_optional(self, role: str, params: dict[str, Any]) -> bool:
         """Whether the optional input ``role``, when given, is read with these parameters."""
@@ -90,7 +90,7 @@ def register_method(
     elementwise: bool = True,
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     reads: Callable[[dict[str, Any]], set[str]] | None = None,
-    drops: bool | Callable[[dict[str, Any]], bool] = False,
+    drops: Callable[[dict[str, Any]], set[str]] = lambda params: set(),
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Registers ``fn`` under ``name``.
 
@@ -98,9 +98,9 @@ def register_method(
     methods may be called on row blocks of a tensor; others get whole tensors. ``validate(params,
     inputs)`` raises ``RealignError`` on bad parameters before any tensor is read. ``reads(params)``
     names the optional inputs used with these parameters (default: every one given), so that the
-    others are not read at all. ``drops`` (or ``drops(params)``) says that the method may discard input
-    elements (masks, top-k, projections), so that a NaN or Inf in an input need not reach the output:
-    the engine then checks each input, not only the output.
+    others are not read at all. ``drops(params)`` names the inputs whose elements the method may discard
+    (masks, top-k, projections), so that a NaN or Inf in them need not reach the output: the engine
+    checks those inputs as well as the output.
     """
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -124,7 +124,7 @@ def register_method(
             reference,
             validate,
             reads,
-            drops if callable(drops) else lambda params: drops,
+            drops,
         )
         return fn
 

@@ -28,7 +28,7 @@ def _project(alignment: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
     reference="https://arxiv.org/abs/2405.16833",
     elementwise=False,
     validate=_validate,
-    drops=True,
+    drops=lambda params: {"sft", "aligned", "vector"},
 )
 def safe_lora(
     sft: torch.Tensor,

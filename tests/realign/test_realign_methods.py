@@ -44,13 +44,13 @@ def test_resta_from_models_and_from_a_saved_vector(family, states, tmp_path):
 
 
 def test_resta_with_dare_reproduces_the_per_tensor_mask(family, states, tmp_path):
-    from realign.rng import tensor_generator
+    from realign.rng import TensorStream
 
     a, u, s = states["aligned"], states["unaligned"], states["sft"]
     p, beta, seed = 0.3, 0.5, 7
     expected = {}
     for name in s:
-        keep = torch.rand(s[name].shape, generator=tensor_generator(seed, name)) >= p
+        keep = TensorStream(seed, name).uniform(s[name].shape) >= p
         dropped = torch.where(keep, (s[name] - a[name]) / (1 - p), torch.zeros(()))
         expected[name] = a[name] + dropped + (a[name] - u[name]) * beta
     out = resta_on(
