@@ -2,10 +2,11 @@
 
 mergekit computes the same RESTA when the base model is θ_unaligned, with weight 1 for θ_sft and β for
 θ_aligned: θ_u + (θ_sft − θ_u) + β(θ_a − θ_u) = θ_sft + β(θ_a − θ_u). Both tools run as subprocesses
-(mergekit from its own venv, so it cannot touch the shared site-packages); wall time and peak RSS are
-read per child with wait4. Prints a table; the figures go into benchmarks/README.md by hand.
+(mergekit from its own venv, so it cannot touch the shared site-packages), interleaved round by round;
+wall time, CPU time and peak RSS are measured per command (see LAUNCHER). Prints a table; the figures
+go into benchmarks/README.md by hand.
 
-    python benchmarks/realign_vs_mergekit.py --shape 1.1b            # the comparison (~7 GB of disk)
+    python benchmarks/realign_vs_mergekit.py --shape 1.1b            # the comparison (~13 GB of disk)
     python benchmarks/realign_vs_mergekit.py --shape 7b --no-mergekit  # RSS bound at 7B (~55 GB of disk)
 """
 
@@ -278,7 +279,7 @@ def main() -> None:
     parser.add_argument("--mergekit", type=Path, default=MERGEKIT, help="mergekit-yaml of a separate venv")
     parser.add_argument("--no-mergekit", action="store_true", help="only resta (the 7B memory bound)")
     parser.add_argument("--keep", action="store_true", help="keep the checkpoints under benchmarks/_work")
-    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds; the best of each is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best of each is kept")
     args = parser.parse_args()
 
     root = WORK / args.shape

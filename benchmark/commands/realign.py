@@ -30,9 +30,13 @@ METHOD_FLAGS: tuple[tuple[str, str, dict], ...] = (
 
 
 def _add_output_options(parser: argparse.ArgumentParser, *, out_required: bool) -> None:
-    parser.add_argument("--out", required=out_required, help="output dir (must not exist unless --overwrite)")
+    parser.add_argument(
+        "--out", metavar="DIR", required=out_required, help="output dir (must not exist unless --overwrite)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output dir")
-    parser.add_argument("--device", default="cpu", help="compute device: cpu (default) or cuda; same bits")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu (default) or cuda (same bits for element-wise methods)"
+    )
     parser.add_argument("--max-shard-size", default="5GB", help="largest output shard (default 5GB)")
 
 
@@ -44,8 +48,10 @@ def register(subparsers) -> None:
         "aligned model's dtype), so that one vector re-aligns many fine-tuned models "
         "(`resta realign resta --vector`).",
     )
-    vector.add_argument("--aligned", required=True, help="the aligned (chat) model dir")
-    vector.add_argument("--unaligned", required=True, help="the aligned model fine-tuned on harmful QA")
+    vector.add_argument("--aligned", metavar="DIR", required=True, help="the aligned (chat) model dir")
+    vector.add_argument(
+        "--unaligned", metavar="DIR", required=True, help="the aligned model fine-tuned on harmful QA"
+    )
     _add_output_options(vector, out_required=True)
     vector.set_defaults(func=run_safety_vector)
 
@@ -58,15 +64,17 @@ def register(subparsers) -> None:
     )
     realign.add_argument("method", nargs="?", help="re-alignment method")
     realign.add_argument("--methods", action="store_true", help="list the methods and exit")
-    realign.add_argument("--sft", help="the fine-tuned model dir, or a PEFT LoRA adapter dir")
-    realign.add_argument("--aligned", help="the aligned model dir (the SFT's starting point)")
-    realign.add_argument("--unaligned", help="the aligned model fine-tuned on harmful QA")
+    realign.add_argument("--sft", metavar="DIR", help="the fine-tuned model dir, or a PEFT LoRA adapter dir")
+    realign.add_argument("--aligned", metavar="DIR", help="the aligned model dir (the SFT's starting point)")
+    realign.add_argument("--unaligned", metavar="DIR", help="the aligned model fine-tuned on harmful QA")
     realign.add_argument(
-        "--vector", help="a safety-vector dir (instead of --aligned/--unaligned for the vector)"
+        "--vector",
+        metavar="DIR",
+        help="a safety-vector dir (instead of --aligned/--unaligned for the vector)",
     )
-    realign.add_argument("--base", help="task-arithmetic: the base model dir")
+    realign.add_argument("--base", metavar="DIR", help="task-arithmetic: the base model dir")
     realign.add_argument(
-        "--model", dest="models", action="append", default=[], help="task-arithmetic: a model"
+        "--model", dest="models", metavar="DIR", action="append", default=[], help="task-arithmetic: a model"
     )
     realign.add_argument("--seed", type=int, default=0, help="seed of the DARE masks (default 0)")
     for flag, dest, options in METHOD_FLAGS:
