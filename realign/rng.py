@@ -25,5 +25,13 @@ class TensorStream:
     def __init__(self, seed: int, name: str) -> None:
         self._generator = np.random.Generator(np.random.PCG64(tensor_seed(seed, name)))
 
+    def _draw(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.asarray(self._generator.random(tuple(shape), dtype=np.float32))
+
     def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(self._generator.random(tuple(shape), dtype=np.float32)))
+        return torch.from_numpy(self._draw(shape))
+
+    def keep_mask(self, shape: tuple[int, ...], p: float) -> torch.Tensor:
+        """1.0 where the draw is ≥ p (probability 1−p), else 0.0, as float32: multiplying by it costs a
+        third of a boolean ``masked_fill_``, and the comparison is done in NumPy, the cheaper of the two."""
+        return torch.from_numpy((self._draw(shape) >= np.float32(p)).astype(np.float32))

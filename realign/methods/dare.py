@@ -9,12 +9,11 @@ from realign.methods.registry import TensorContext
 
 def dare(delta: torch.Tensor, p: float, ctx: TensorContext) -> torch.Tensor:
     """Keeps each element with probability 1−p (mask from the tensor's own generator) and rescales it;
-    the others become 0.
+    the others become (signed) zero.
 
     The rescaling is a true division, not a multiply by a rounded reciprocal, so a kept element is
     the correctly rounded delta/(1−p) on every device.
     """
     if p == 0:
         return delta
-    dropped = ctx.uniform(delta.shape) < p
-    return (delta / (1 - p)).masked_fill_(dropped, 0.0)
+    return (delta / (1 - p)).mul_(ctx.keep_mask(delta.shape, p))

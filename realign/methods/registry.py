@@ -30,15 +30,16 @@ class TensorContext:
     notes: dict[str, list[str]]
     _stream: TensorStream | None = field(default=None, repr=False)
 
-    def uniform(self, shape: torch.Size) -> torch.Tensor:
-        """U[0, 1) float32 draws from the stream of (seed, tensor name), made on CPU, moved to the device.
+    def keep_mask(self, shape: torch.Size, p: float) -> torch.Tensor:
+        """1.0 where a U[0, 1) float32 draw from the stream of (seed, tensor name) is ≥ p, else 0.0;
+        made on CPU, moved to the device.
 
         Successive calls for the same tensor continue one stream, so row blocks of a tensor together draw
         what one call for the whole tensor would.
         """
         if self._stream is None:
             self._stream = TensorStream(self.seed, self.name)
-        return self._stream.uniform(tuple(shape)).to(self.device)
+        return self._stream.keep_mask(tuple(shape), p).to(self.device)
 
     def note(self, kind: str) -> None:
         """Records this tensor under ``kind`` in the run's report (e.g. "safe-lora projected")."""
