@@ -11,69 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from benchmark.config import Experiment, Recipe, SystemSpec, topological_order
 from benchmark.errors import ConfigError
+from realign.hashing import HashCache
 
 ID_DIGITS = 12
 # Written by the tools that make a model, with times in them: not part of what the model is.
 _NOT_MODEL_FILES = {"recipe.json", "finetune.json", "README.md"}
-_CHUNK = 1 << 24
-
-
-class HashCache:
-    """SHA-256 of files, remembered by (path, size, mtime) in one JSON file so large models hash once."""
-
-    def __init__(self, path: Path | None):
-        self.path = path
-        self.entries: dict[str, list[Any]] = {}
-        if path is not None and path.is_file():
-            try:
-                self.entries = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self.entries = {}  # a damaged cache only costs time
-        self.changed = False
-
-    def sha256(self, file: Path) -> str:
-        stat = file.stat()
-        key = str(file.resolve())
-        cached = self.entries.get(key)
-        if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
-            return cached[2]
-        digest = hashlib.sha256()
-        # Multi-GB shards take a while: show progress for anything larger than a few chunks.
-        with (
-            file.open("rb") as handle,
-            tqdm(
-                total=stat.st_size,
-                unit="B",
-                unit_scale=True,
-                desc=f"sha256 {file.name}",
-                file=sys.stderr,
-                disable=stat.st_size < 4 * _CHUNK,
-                leave=False,
-            ) as progress,
-        ):
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                progress.update(len(chunk))
-        self.entries[key] = [stat.st_size, stat.st_mtime_ns, digest.hexdigest()]
-        self.changed = True
-        return digest.hexdigest()
-
-    def save(self) -> None:
-        if self.path is None or not self.changed:
-            return
-        from benchmark.store import write_json_atomic
-
-        write_json_atomic(self.path, self.entries)
-        self.changed = False
 
 
 def model_file_hashes(model_dir: Path, cache: HashCache) -> dict[str, str]:

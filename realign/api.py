@@ -15,6 +15,7 @@ import torch
 from realign import engine, recipe
 from realign.checkpoint import Checkpoint
 from realign.errors import RealignError
+from realign.hashing import HashCache, default_cache_path
 from realign.lora import LoraSft, is_lora_adapter
 from realign.methods import Method, get_method
 from realign.output import (
@@ -91,7 +92,8 @@ def realign(
     with staged_dir(Path(out), overwrite=overwrite, inputs=[Path(p) for p in _paths(given)]) as staging:
         opened = _open_inputs(given)
         inputs = _method_inputs(chosen, opened, params)
-        with recipe.InputHasher({label: s.files() for label, s in engine.labelled(opened)}) as hasher:
+        input_files = {label: source.files() for label, source in engine.labelled(opened)}
+        with recipe.InputHasher(input_files, HashCache(default_cache_path())) as hasher:
             report = engine.stream(
                 chosen,
                 inputs,

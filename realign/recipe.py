@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import resource
 import sys
 import threading
@@ -12,39 +11,38 @@ from pathlib import Path
 
 import torch
 
-
-def sha256_file(path: Path, stop: threading.Event | None = None, block_bytes: int = 1 << 23) -> str:
-    """The file's sha256; "" if ``stop`` is set before it is done."""
-    digest = hashlib.sha256()
-    buffer = memoryview(bytearray(block_bytes))
-    with open(path, "rb", buffering=0) as handle:
-        while size := handle.readinto(buffer):
-            if stop is not None and stop.is_set():
-                return ""
-            digest.update(buffer[:size])
-    return digest.hexdigest()
+from realign.hashing import HashCache, sha256_file
 
 
 class InputHasher:
-    """Hashes input files on a worker thread (hashlib releases the GIL) while tensors stream.
+    """Hashes input files on a worker thread (hashlib releases the GIL) while tensors stream; files the
+    cache knows (same path, size and mtime) are not read again.
 
     Leaving the ``with`` block stops hashing at once, so an error is not held up by a large shard.
     """
 
-    def __init__(self, files: dict[str, list[Path]]) -> None:
+    def __init__(self, files: dict[str, list[Path]], cache: HashCache) -> None:
+        self._cache = cache
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+        self._files = {(label, path.name): path for label, paths in files.items() for path in paths}
+        self._known = {key: cache.lookup(path) for key, path in self._files.items()}
         self._futures: dict[tuple[str, str], Future] = {
-            (label, path.name): self._pool.submit(sha256_file, path, self._stop)
-            for label, paths in files.items()
-            for path in paths
+            key: self._pool.submit(sha256_file, path, stop=self._stop)
+            for key, path in self._files.items()
+            if self._known[key] is None
         }
 
     def results(self) -> dict[str, dict[str, str]]:
-        """{input label: {file name: sha256}}, waiting for what is still being hashed."""
+        """{input label: {file name: sha256}}, waiting for what is still being hashed; new hashes go
+        into the cache, which is saved."""
+        for key, future in self._futures.items():
+            self._known[key] = future.result()
+            self._cache.remember(self._files[key], self._known[key])
+        self._cache.save()
         hashes: dict[str, dict[str, str]] = {}
-        for (label, name), future in self._futures.items():
-            hashes.setdefault(label, {})[name] = future.result()
+        for (label, name), digest in self._known.items():
+            hashes.setdefault(label, {})[name] = digest
         return hashes
 
     def __enter__(self) -> InputHasher:

@@ -11,9 +11,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Judge verdicts cached by one test session never leak into the user's cache or the next session.
+# Judge verdicts and file hashes cached by one test session never leak into the user's cache or the next session.
 os.environ.setdefault(
     "RESTA_JUDGE_CACHE", str(Path(tempfile.mkdtemp(prefix="resta-judge-cache-")) / "judges.sqlite")
+)
+os.environ.setdefault(
+    "RESTA_HASH_CACHE", str(Path(tempfile.mkdtemp(prefix="resta-hash-cache-")) / "sha256.json")
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

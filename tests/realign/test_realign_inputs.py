@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import torch
 from conftest import load_state, resta_on, write_model
@@ -142,3 +143,24 @@ def test_buffers_and_tensors_missing_from_some_inputs_are_reported(family, tmp_p
     # "vector" is the safety vector, here derived from aligned and unaligned (so it lacks what they lack)
     assert report["only_in_template"] == {"score.weight": ["vector"]}
     assert report["dropped"] == {"aligned_only.weight": ["vector"]}
+
+
+def test_input_hashes_come_from_the_cache_until_a_file_changes(family, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESTA_HASH_CACHE", str(tmp_path / "sha256.json"))
+    first = json.loads((resta_on(family, out=tmp_path / "first") / "recipe.json").read_text())
+    hashed: list[str] = []
+    real_sha256 = realign.recipe.sha256_file
+
+    def counting_sha256(path, **options):
+        hashed.append(path.name)
+        return real_sha256(path, **options)
+
+    monkeypatch.setattr(realign.recipe, "sha256_file", counting_sha256)
+    second = json.loads((resta_on(family, out=tmp_path / "second") / "recipe.json").read_text())
+    assert hashed == [] and second["inputs"] == first["inputs"]
+
+    config = family["sft"] / "config.json"
+    stat = config.stat()
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000))  # same size, new mtime: hash again
+    third = json.loads((resta_on(family, out=tmp_path / "third") / "recipe.json").read_text())
+    assert hashed == ["config.json"] and third["inputs"] == first["inputs"]
