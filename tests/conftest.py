@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Judge verdicts and file hashes cached by one test session never leak into the user's cache or the next session.
+# Judge verdicts and file hashes cached by a test session stay out of the user's caches.
 os.environ.setdefault(
     "RESTA_JUDGE_CACHE", str(Path(tempfile.mkdtemp(prefix="resta-judge-cache-")) / "judges.sqlite")
 )

@@ -56,7 +56,10 @@ def test_utility_rows_carry_lm_evals_metrics_and_intervals():
         "n-samples": {"gsm8k": {"original": 1319, "effective": 100}},
     }
     rows = {(row["benchmark"], row["metric"]): row for row in utility_rows(results)}
-    assert set(rows) == {("gsm8k", "exact_match/strict-match"), ("mmlu", "acc")}  # safety tasks are judged; sample_len is no metric
+    assert set(rows) == {
+        ("gsm8k", "exact_match/strict-match"),
+        ("mmlu", "acc"),
+    }  # judged tasks and sample_len are left out
     gsm8k = rows[("gsm8k", "exact_match/strict-match")]
     assert gsm8k["n"] == 100 and gsm8k["k"] is None
     assert gsm8k["ci_low"] == pytest.approx(0.5 - 1.959964 * 0.05) and gsm8k["language"] == "all"
