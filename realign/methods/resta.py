@@ -38,4 +38,5 @@ def resta(
     shift = vector * beta
     if dare_p == 0:
         return sft + shift
-    return aligned + dare(sft - aligned, dare_p, ctx) + shift
+    # In place on the fresh difference; the sums are those of aligned + DARE(δ) + shift, bit for bit.
+    return dare(sft - aligned, dare_p, ctx).add_(aligned).add_(shift)

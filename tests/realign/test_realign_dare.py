@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy
 import pytest
 import torch
 from conftest import load_state, resta_on
@@ -66,3 +67,13 @@ def test_dare_drops_elements_of_the_full_lora_update_not_of_its_factors(family, 
     assert torch.equal(
         output["model.layers.0.self_attn.k_proj.weight"], a["model.layers.0.self_attn.k_proj.weight"]
     )
+
+
+def test_the_stream_gives_the_same_words_however_the_blocks_split_it():
+    from realign.rng import TensorStream
+
+    whole = TensorStream(3, "layer.weight").words(101)
+    stream = TensorStream(3, "layer.weight")
+    pieces = [stream.words(count) for count in (7, 1, 50, 0, 43)]  # odd sizes leave a word over
+    assert (numpy.concatenate(pieces) == whole).all()
+    assert not (TensorStream(4, "layer.weight").words(101) == whole).all()

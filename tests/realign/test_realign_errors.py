@@ -127,7 +127,7 @@ def test_nan_that_dare_would_drop_is_still_refused(family, tmp_path, capsys):
 
     name, seed, p = "model.norm.weight", 0, 0.5
     state = load_state(family["sft"])
-    keep = TensorStream(seed, name).uniform(state[name].shape) >= p
+    keep = TensorStream(seed, name).keep_mask(tuple(state[name].shape), p).bool()
     state[name] = state[name].clone()
     state[name][int((~keep).nonzero()[0])] = float("nan")  # where the mask drops the update
     poisoned = write_model(tmp_path / "poisoned", state, family["sft"])

@@ -50,7 +50,7 @@ def test_resta_with_dare_reproduces_the_per_tensor_mask(family, states, tmp_path
     p, beta, seed = 0.3, 0.5, 7
     expected = {}
     for name in s:
-        keep = TensorStream(seed, name).uniform(s[name].shape) >= p
+        keep = TensorStream(seed, name).keep_mask(tuple(s[name].shape), p).bool()
         dropped = torch.where(keep, (s[name] - a[name]) / (1 - p), torch.zeros(()))
         expected[name] = a[name] + dropped + (a[name] - u[name]) * beta
     out = resta_on(
