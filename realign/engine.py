@@ -25,6 +25,7 @@ from realign.checkpoint import (
     all_finite,
 )
 from realign.errors import RealignError
+from realign.memory import reuse_freed_memory
 from realign.methods import Method, TensorContext
 from realign.writer import PlannedTensor, ShardWriter, plan_shards
 
@@ -170,7 +171,10 @@ def stream(
     writer = ShardWriter(out_dir, shards)
     total = sum(p.output.nbytes for p in plans)
     try:
-        with tqdm(total=total, unit="B", unit_scale=True, desc=method.name, disable=None) as progress:
+        with (
+            reuse_freed_memory(),
+            tqdm(total=total, unit="B", unit_scale=True, desc=method.name, disable=None) as progress,
+        ):
             for tensor_plan in plans:
                 _stream_tensor(method, inputs, params, tensor_plan, writer, seed, device, report)
                 progress.update(tensor_plan.output.nbytes)

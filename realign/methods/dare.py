@@ -5,16 +5,17 @@ from __future__ import annotations
 import torch
 
 from realign.methods.registry import TensorContext
+from realign.rng import dare_factors
 
 
 def dare(delta: torch.Tensor, p: float, ctx: TensorContext) -> torch.Tensor:
-    """Keeps each element with probability 1−p (mask from the tensor's own generator) and rescales it;
-    the others become (signed) zero. Works in place on ``delta`` (a fresh difference), saving two
-    allocations of a block each.
+    """Keeps each element of ``delta`` (a fresh difference, changed in place) with probability 1−p, from
+    the tensor's own random stream, multiplied by 1/(1−p); the others become (signed) zero.
 
-    The rescaling is a true division, not a multiply by a rounded reciprocal, so a kept element is
-    the correctly rounded delta/(1−p) on every device.
+    A multiply, not a fill: a NaN or Inf in a dropped element stays one (0·NaN is NaN), so the engine's
+    check of the output still sees it.
     """
     if p == 0:
         return delta
-    return delta.div_(1 - p).mul_(ctx.keep_mask(delta.shape, p))
+    factors = torch.from_numpy(dare_factors(ctx.seed, ctx.name, ctx.draw(delta.numel()), delta.numel(), p))
+    return delta.mul_(factors.reshape(delta.shape).to(delta.device))

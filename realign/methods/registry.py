@@ -15,7 +15,6 @@ from typing import Any
 import torch
 
 from realign.errors import RealignError
-from realign.rng import TensorStream
 
 ROLES = ("sft", "aligned", "unaligned", "vector", "base", "models")
 
@@ -28,18 +27,14 @@ class TensorContext:
     seed: int
     device: torch.device
     notes: dict[str, list[str]]
-    _stream: TensorStream | None = field(default=None, repr=False)
+    _drawn: int = field(default=0, repr=False)  # words of this tensor's stream handed out so far
 
-    def keep_mask(self, shape: torch.Size, p: float) -> torch.Tensor:
-        """1.0 where a U[0, 1) float32 draw from the stream of (seed, tensor name) is ≥ p, else 0.0;
-        made on CPU, moved to the device.
-
-        Successive calls for the same tensor continue one stream, so row blocks of a tensor together draw
-        what one call for the whole tensor would.
-        """
-        if self._stream is None:
-            self._stream = TensorStream(self.seed, self.name)
-        return self._stream.keep_mask(tuple(shape), p).to(self.device)
+    def draw(self, count: int) -> int:
+        """Takes the next ``count`` elements of the tensor's random stream, seeded by (seed, tensor name),
+        and returns where they start: successive calls continue one stream, so row blocks of a tensor
+        together draw what one call for the whole tensor would."""
+        start, self._drawn = self._drawn, self._drawn + count
+        return start
 
     def note(self, kind: str) -> None:
         """Records this tensor under ``kind`` in the run's report (e.g. "safe-lora projected")."""
@@ -100,8 +95,8 @@ def register_method(
     inputs)`` raises ``RealignError`` on bad parameters before any tensor is read. ``reads(params)``
     names the optional inputs used with these parameters (default: every one given), so that the
     others are not read at all. ``drops(params)`` names the inputs whose elements the method may discard
-    (masks, top-k, projections), so that a NaN or Inf in them need not reach the output: the engine
-    checks those inputs as well as the output.
+    (top-k, projections; not a mask that multiplies by zero, which keeps a NaN), so that a NaN or Inf in
+    them need not reach the output: the engine checks those inputs as well as the output.
     """
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:

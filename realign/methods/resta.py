@@ -23,8 +23,7 @@ def _validate(params: dict, inputs: dict) -> None:
     reference="https://arxiv.org/abs/2402.11746",
     validate=_validate,
     reads=lambda params: {"aligned"} if params["dare_p"] else set(),
-    drops=lambda params: {"sft"} if params["dare_p"] else set(),  # aligned and v reach the output anyway
-)
+)  # no ``drops``: DARE's mask multiplies, so a NaN or Inf it drops still reaches the output check
 def resta(
     sft: torch.Tensor,
     vector: torch.Tensor,

@@ -70,10 +70,36 @@ def test_dare_drops_elements_of_the_full_lora_update_not_of_its_factors(family, 
 
 
 def test_the_stream_gives_the_same_words_however_the_blocks_split_it():
-    from realign.rng import TensorStream
+    from realign.rng import WordStream
 
-    whole = TensorStream(3, "layer.weight").words(101)
-    stream = TensorStream(3, "layer.weight")
-    pieces = [stream.words(count) for count in (7, 1, 50, 0, 43)]  # odd sizes leave a word over
+    whole = WordStream(3, "layer.weight").next(101)
+    stream = WordStream(3, "layer.weight")
+    pieces = [stream.next(count) for count in (7, 1, 50, 0, 43)]  # sizes that split 64-bit draws
     assert (numpy.concatenate(pieces) == whole).all()
-    assert not (TensorStream(4, "layer.weight").words(101) == whole).all()
+    assert all(
+        (WordStream(3, "layer.weight", start).next(20) == whole[start : start + 20]).all()
+        for start in (1, 2, 3, 5, 8)
+    )
+    assert not (WordStream(4, "layer.weight").next(101) == whole).all()
+
+
+def test_p_just_below_one_keeps_one_element_in_two_to_the_sixteen():
+    from realign.rng import dare_factors
+
+    kept = numpy.count_nonzero(dare_factors(0, "w", 0, 1 << 22, 1 - 1e-12))
+    assert 0 < kept < 4 * (1 << 22) / 2**16
+
+
+def test_factors_split_across_threads_are_the_factors_drawn_in_one_piece(monkeypatch):
+    from realign import rng
+
+    one_piece = rng.dare_factors(2, "w", 3, 10_001, 0.3)  # starts mid-draw
+    monkeypatch.setattr(rng, "_MIN_PART_ELEMENTS", 100)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        split = rng.dare_factors(2, "w", 3, 10_001, 0.3)
+    finally:
+        torch.set_num_threads(threads)
+    assert (split == one_piece).all()
+    assert set(numpy.unique(one_piece).tolist()) == {0.0, float(rng.rescale(0.3))}

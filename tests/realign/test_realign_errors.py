@@ -123,11 +123,11 @@ def test_nan_in_a_late_tensor_stops_the_run_and_leaves_nothing(family, tmp_path,
 
 
 def test_nan_that_dare_would_drop_is_still_refused(family, tmp_path, capsys):
-    from realign.rng import TensorStream
+    from realign.rng import dare_factors
 
     name, seed, p = "model.norm.weight", 0, 0.5
     state = load_state(family["sft"])
-    keep = TensorStream(seed, name).keep_mask(tuple(state[name].shape), p).bool()
+    keep = torch.from_numpy(dare_factors(seed, name, 0, state[name].numel(), p) != 0)
     state[name] = state[name].clone()
     state[name][int((~keep).nonzero()[0])] = float("nan")  # where the mask drops the update
     poisoned = write_model(tmp_path / "poisoned", state, family["sft"])

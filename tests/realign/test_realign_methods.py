@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy
 import pytest
 import torch
 from conftest import load_state, resta_on
@@ -44,14 +45,16 @@ def test_resta_from_models_and_from_a_saved_vector(family, states, tmp_path):
 
 
 def test_resta_with_dare_reproduces_the_per_tensor_mask(family, states, tmp_path):
-    from realign.rng import TensorStream
+    from realign.rng import dare_factors
 
     a, u, s = states["aligned"], states["unaligned"], states["sft"]
     p, beta, seed = 0.3, 0.5, 7
     expected = {}
     for name in s:
-        keep = TensorStream(seed, name).keep_mask(tuple(s[name].shape), p).bool()
-        dropped = torch.where(keep, (s[name] - a[name]) / (1 - p), torch.zeros(()))
+        factors = torch.from_numpy(dare_factors(seed, name, 0, s[name].numel(), p))
+        factors = factors.reshape(s[name].shape)
+        assert set(factors.unique().tolist()) == {0.0, float(numpy.float32(1 / (1 - p)))}
+        dropped = (s[name] - a[name]) * factors
         expected[name] = a[name] + dropped + (a[name] - u[name]) * beta
     out = resta_on(
         family,
