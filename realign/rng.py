@@ -31,23 +31,14 @@ def tensor_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-class WordStream:
-    """The tensor's words from element ``start`` on, as little-endian uint16 on every platform."""
-
-    def __init__(self, seed: int, name: str, start: int = 0) -> None:
-        self._bits = np.random.PCG64(tensor_seed(seed, name))
-        self._bits.advance(start // _WORDS_PER_DRAW)
-        within = start % _WORDS_PER_DRAW  # the stream starts in the middle of a draw
-        self._carry = self._draw(1)[within:] if within else np.empty(0, dtype="<u2")
-
-    def _draw(self, draws: int) -> np.ndarray:
-        return self._bits.random_raw(draws).astype("<u8", copy=False).view("<u2")
-
-    def next(self, count: int) -> np.ndarray:
-        fresh = self._draw(-(-(count - self._carry.size) // _WORDS_PER_DRAW))
-        words = np.concatenate((self._carry, fresh)) if self._carry.size else fresh
-        self._carry = words[count:]
-        return words[:count]
+def words(seed: int, name: str, start: int, count: int) -> np.ndarray:
+    """Words ``start`` to ``start + count`` of the tensor's stream, as little-endian uint16 on every
+    platform."""
+    bits = np.random.PCG64(tensor_seed(seed, name))
+    bits.advance(start // _WORDS_PER_DRAW)
+    within = start % _WORDS_PER_DRAW  # the range starts in the middle of a draw
+    draws = -(-(within + count) // _WORDS_PER_DRAW)
+    return bits.random_raw(draws).astype("<u8", copy=False).view("<u2")[within : within + count]
 
 
 def _threshold(p: float) -> np.uint16:
@@ -79,7 +70,7 @@ def dare_factors(seed: int, name: str, start: int, count: int, p: float) -> np.n
 
 
 def _fill_factors(out: np.ndarray, seed: int, name: str, start: int, p: float) -> None:
-    np.greater_equal(WordStream(seed, name, start).next(out.size), _threshold(p), out=out, casting="unsafe")
+    np.greater_equal(words(seed, name, start, out.size), _threshold(p), out=out, casting="unsafe")
     np.multiply(out, rescale(p), out=out)
 
 

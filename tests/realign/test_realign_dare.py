@@ -70,17 +70,18 @@ def test_dare_drops_elements_of_the_full_lora_update_not_of_its_factors(family, 
 
 
 def test_the_stream_gives_the_same_words_however_the_blocks_split_it():
-    from realign.rng import WordStream
+    from realign.rng import words
 
-    whole = WordStream(3, "layer.weight").next(101)
-    stream = WordStream(3, "layer.weight")
-    pieces = [stream.next(count) for count in (7, 1, 50, 0, 43)]  # sizes that split 64-bit draws
-    assert (numpy.concatenate(pieces) == whole).all()
+    whole = words(3, "layer.weight", 0, 101)
+    starts = (0, 7, 8, 58, 58)
+    pieces = [
+        words(3, "layer.weight", start, count) for start, count in zip(starts, (7, 1, 50, 0, 43), strict=True)
+    ]
+    assert (numpy.concatenate(pieces) == whole).all()  # sizes that split 64-bit draws
     assert all(
-        (WordStream(3, "layer.weight", start).next(20) == whole[start : start + 20]).all()
-        for start in (1, 2, 3, 5, 8)
+        (words(3, "layer.weight", start, 20) == whole[start : start + 20]).all() for start in (1, 2, 3, 5, 8)
     )
-    assert not (WordStream(4, "layer.weight").next(101) == whole).all()
+    assert not (words(4, "layer.weight", 0, 101) == whole).all()
 
 
 def test_p_just_below_one_keeps_one_element_in_two_to_the_sixteen():
