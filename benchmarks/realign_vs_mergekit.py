@@ -277,7 +277,9 @@ def main() -> None:
     )
     parser.add_argument("--shape", choices=sorted(SHAPES), default="1.1b")
     parser.add_argument("--mergekit", type=Path, default=MERGEKIT, help="mergekit-yaml of a separate venv")
-    parser.add_argument("--no-mergekit", action="store_true", help="only resta (the 7B memory bound)")
+    parser.add_argument(
+        "--no-mergekit", action="store_true", help="only resta, with and without DARE (the 7B memory bound)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the checkpoints under benchmarks/_work")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best of each is kept")
     args = parser.parse_args()
@@ -296,9 +298,12 @@ def main() -> None:
         runs: dict[str, list[Run]] = {"resta": [], "resta+dare": [], "mergekit": []}
         for attempt in range(1 if args.no_mergekit else args.repeat):  # interleaved: load hits all alike
             runs["resta"].append(run_resta(family, root / "resta"))
-            if not args.no_mergekit:
+            if args.no_mergekit:  # nothing to compare it with: free its disk (13 GB at 7B) for the next run
+                shutil.rmtree(root / "resta")
+            else:
                 runs["mergekit"].append(run_mergekit(family, root / "mergekit", args.mergekit))
-                runs["resta+dare"].append(run_resta(family, root / "resta_dare", dare_p=DARE_P))
+            runs["resta+dare"].append(run_resta(family, root / "resta_dare", dare_p=DARE_P))
+            shutil.rmtree(root / "resta_dare")  # timed only, never compared
             print(f"round {attempt + 1}: { {k: v[-1] for k, v in runs.items() if v} }", flush=True)
         best = {label: min(done, key=lambda run: run.wall_s) for label, done in runs.items() if done}
         print("\n| run | wall s (best) | CPU s | peak RSS |\n|---|---|---|---|")
@@ -315,8 +320,8 @@ def main() -> None:
             print(f"CPU time resta+dare / resta: {dare.cpu_s / ours.cpu_s:.2f}")
         else:
             print(
-                f"\npeak RSS resta at {args.shape}: {gib(best['resta'].peak_rss_bytes)} "
-                f"for 3 inputs of {gib(input_bytes)}"
+                f"\npeak RSS at {args.shape}: resta {gib(best['resta'].peak_rss_bytes)}, resta+dare "
+                f"{gib(best['resta+dare'].peak_rss_bytes)}, for 3 inputs of {gib(input_bytes)}"
             )
     finally:
         if not args.keep:

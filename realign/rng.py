@@ -6,8 +6,9 @@ range are a pure function of (seed, name, first element, count): row blocks of a
 one call for the whole tensor would, whatever the block size, thread count or device.
 
 An element is kept when its word is ≥ round(p·2¹⁶): p is resolved to 2⁻¹⁶ (a drop probability within
-2⁻¹⁷ ≈ 7.6·10⁻⁶ of p, far below the sampling noise of any tensor's mask). Drawing is the bulk of DARE's
-cost: 16-bit words need a quarter of the draws of float32 uniforms, and half those of 32-bit words.
+2⁻¹⁷ ≈ 7.6·10⁻⁶ of p, far below the sampling noise of any tensor's mask); 16-bit words need a quarter of
+the draws of float32 uniforms. ``dare_factors`` draws with NumPy for any device; on the CPU,
+``realign.dare_kernel`` steps the same generator itself from ``stream_state``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,6 +24,7 @@ import torch
 
 _WORD_VALUES = 2**16
 _WORDS_PER_DRAW = 4
+_LOW_64 = 2**64 - 1
 _MIN_PART_ELEMENTS = 1 << 20  # below this, a thread hand-off costs more than it saves
 
 
@@ -41,8 +44,25 @@ def words(seed: int, name: str, start: int, count: int) -> np.ndarray:
     return bits.random_raw(draws).astype("<u8", copy=False).view("<u2")[within : within + count]
 
 
-def _threshold(p: float) -> np.uint16:
-    return np.uint16(min(round(p * _WORD_VALUES), _WORD_VALUES - 1))  # p just below 1 keeps 2⁻¹⁶
+def stream_state(seed: int, name: str, start: int) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64, int]:
+    """Where word ``start`` of the tensor's stream is, for a generator that steps PCG64 itself: the 128-bit
+    state and increment before the draw that holds it, as (state high, state low, increment high,
+    increment low) halves, and how many of that draw's words come before it."""
+    bits = np.random.PCG64(tensor_seed(seed, name))
+    bits.advance(start // _WORDS_PER_DRAW)
+    state, increment = bits.state["state"]["state"], bits.state["state"]["inc"]
+    return (
+        np.uint64(state >> 64),
+        np.uint64(state & _LOW_64),
+        np.uint64(increment >> 64),
+        np.uint64(increment & _LOW_64),
+        start % _WORDS_PER_DRAW,
+    )
+
+
+def threshold(p: float) -> np.uint16:
+    """The smallest word that keeps an element: round(p·2¹⁶), and 2¹⁶ − 1 for p just below 1."""
+    return np.uint16(min(round(p * _WORD_VALUES), _WORD_VALUES - 1))
 
 
 def rescale(p: float) -> np.float32:
@@ -53,27 +73,30 @@ def rescale(p: float) -> np.float32:
 
 def dare_factors(seed: int, name: str, start: int, count: int, p: float) -> np.ndarray:
     """What DARE multiplies elements ``start`` to ``start + count`` of the tensor by: ``rescale(p)`` where
-    the word keeps the element (word ≥ round(p·2¹⁶), probability 1−p), 0 where it drops it; float32.
-
-    Large blocks are split across torch's intra-op thread count: each part draws its own range of the
-    stream (NumPy releases the GIL while drawing and comparing), so the bits do not depend on the split.
-    """
+    the word keeps the element (word ≥ round(p·2¹⁶), probability 1−p), 0 where it drops it; float32."""
     factors = np.empty(count, dtype=np.float32)
-    parts = max(1, min(torch.get_num_threads(), count // _MIN_PART_ELEMENTS))
-    bounds = [count * i // parts for i in range(parts + 1)]
-    jobs = [(factors[low:high], seed, name, start + low, p) for low, high in itertools.pairwise(bounds)]
-    helping = [_worker_pool().submit(_fill_factors, *job) for job in jobs[1:]]
-    _fill_factors(*jobs[0])
-    for part in helping:
-        part.result()
+
+    def fill(low: int, high: int) -> None:
+        kept = words(seed, name, start + low, high - low) >= threshold(p)
+        np.multiply(kept, rescale(p), out=factors[low:high])
+
+    in_parts(count, fill)
     return factors
 
 
-def _fill_factors(out: np.ndarray, seed: int, name: str, start: int, p: float) -> None:
-    np.greater_equal(words(seed, name, start, out.size), _threshold(p), out=out, casting="unsafe")
-    np.multiply(out, rescale(p), out=out)
+def in_parts(count: int, fill: Callable[[int, int], None]) -> None:
+    """Calls ``fill(low, high)`` on consecutive parts of ``range(count)``, one per torch intra-op thread,
+    on a pool of threads: NumPy and the compiled DARE kernel release the GIL. Each part draws its own
+    range of the stream, so the bits do not depend on the split."""
+    parts = max(1, min(torch.get_num_threads(), count // _MIN_PART_ELEMENTS))
+    bounds = [count * i // parts for i in range(parts + 1)]
+    ranges = list(itertools.pairwise(bounds))
+    helping = [_worker_pool().submit(fill, low, high) for low, high in ranges[1:]]
+    fill(*ranges[0])
+    for part in helping:
+        part.result()
 
 
 @functools.cache
 def _worker_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(thread_name_prefix="dare-draws")
+    return ThreadPoolExecutor(thread_name_prefix="dare-parts")

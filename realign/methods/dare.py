@@ -8,14 +8,28 @@ from realign.methods.registry import TensorContext
 from realign.rng import dare_factors
 
 
-def dare(delta: torch.Tensor, p: float, ctx: TensorContext) -> torch.Tensor:
-    """Keeps each element of ``delta`` (a fresh difference, changed in place) with probability 1−p, from
-    the tensor's own random stream, multiplied by 1/(1−p); the others become (signed) zero.
+def dare_sum(
+    sft: torch.Tensor, aligned: torch.Tensor, shift: torch.Tensor, p: float, ctx: TensorContext
+) -> torch.Tensor:
+    """θ_aligned + DARE_p(θ_sft − θ_aligned) + shift: each element of the difference is kept with
+    probability 1−p, from the tensor's own random stream, and multiplied by 1/(1−p); the others become
+    (signed) zero.
 
     A multiply, not a fill: a NaN or Inf in a dropped element stays one (0·NaN is NaN), so the engine's
-    check of the output still sees it.
+    check of the output still sees it. On the CPU one compiled pass computes it; elsewhere tensor
+    operations do, with the same bits.
     """
-    if p == 0:
-        return delta
-    factors = torch.from_numpy(dare_factors(ctx.seed, ctx.name, ctx.draw(delta.numel()), delta.numel(), p))
-    return delta.mul_(factors.reshape(delta.shape).to(delta.device))
+    start = ctx.draw(sft.numel())
+    if sft.device.type == "cpu":
+        from realign import dare_kernel  # here, not at the top: importing Numba takes a quarter second
+
+        return dare_kernel.dare_sum(sft, aligned, shift, p, ctx.seed, ctx.name, start)
+    return dare_sum_by_tensor_operations(sft, aligned, shift, p, ctx.seed, ctx.name, start)
+
+
+def dare_sum_by_tensor_operations(
+    sft: torch.Tensor, aligned: torch.Tensor, shift: torch.Tensor, p: float, seed: int, name: str, start: int
+) -> torch.Tensor:
+    """``dare_sum`` on any device, from factors drawn on the CPU."""
+    factors = torch.from_numpy(dare_factors(seed, name, start, sft.numel(), p))
+    return (sft - aligned).mul_(factors.reshape(sft.shape).to(sft.device)).add_(aligned).add_(shift)

@@ -6,7 +6,7 @@ import torch
 
 from realign.errors import RealignError
 from realign.methods.checks import check_finite, check_range
-from realign.methods.dare import dare
+from realign.methods.dare import dare_sum
 from realign.methods.registry import TensorContext, register_method
 
 
@@ -37,5 +37,4 @@ def resta(
     shift = vector * beta
     if dare_p == 0:
         return sft + shift
-    # In place on the fresh difference; the sums are those of aligned + DARE(δ) + shift, bit for bit.
-    return dare(sft - aligned, dare_p, ctx).add_(aligned).add_(shift)
+    return dare_sum(sft, aligned, shift, dare_p, ctx)

@@ -104,3 +104,30 @@ def test_factors_split_across_threads_are_the_factors_drawn_in_one_piece(monkeyp
         torch.set_num_threads(threads)
     assert (split == one_piece).all()
     assert set(numpy.unique(one_piece).tolist()) == {0.0, float(rng.rescale(0.3))}
+
+
+@pytest.mark.parametrize(("start", "count"), [(0, 1), (3, 5), (1, 10_001), (4097, 4099)])
+def test_the_compiled_kernel_gives_the_bits_of_the_tensor_operations(start, count, monkeypatch):
+    from realign import dare_kernel, rng
+    from realign.methods.dare import dare_sum_by_tensor_operations
+
+    generator = torch.Generator().manual_seed(count)
+    sft, aligned, shift = (torch.randn(count, generator=generator) for _ in range(3))
+    sft[::7] = aligned[::7]  # a zero difference
+    sft[1::11] *= 1e38  # sums that overflow to ±Inf
+    aligned[2::13] = torch.finfo(torch.float32).tiny / 3  # subnormals
+    sft[3::17] = float("nan")
+    aligned[4::19] = float("inf")
+    monkeypatch.setattr(rng, "_MIN_PART_ELEMENTS", 100)  # several parts for the larger blocks
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        compiled = dare_kernel.dare_sum(sft, aligned, shift, 0.3, 5, "w", start)
+    finally:
+        torch.set_num_threads(threads)
+    reference = dare_sum_by_tensor_operations(sft, aligned, shift, 0.3, 5, "w", start)
+    nan = reference.isnan()
+    assert torch.equal(compiled.isnan(), nan)
+    assert torch.equal(compiled[~nan].view(torch.int32), reference[~nan].view(torch.int32))
+    if count > 1000:  # the cases above occurred
+        assert bool(nan.any()) and bool(compiled.isinf().any())
