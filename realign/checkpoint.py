@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,9 +133,10 @@ class Checkpoint:
         self._tensors = self._scan()
         self._config = read_json(self.path / "config.json") if (self.path / "config.json").is_file() else {}
         self.aliases: dict[str, str] = {}
-        # The last float32 block read: a method may read a checkpoint twice for one block (as itself and
-        # inside a safety vector), and this serves the second read without reading or converting again.
-        self._last_read: tuple[tuple[str, int, int], torch.Tensor] | None = None
+        # The last float32 block each thread read: a method may read a checkpoint twice for one block (as
+        # itself and inside a safety vector), and this serves the second read without reading or
+        # converting again. Per thread, since the engine's workers read blocks side by side.
+        self._last_read = threading.local()
 
     def _shard_files(self) -> list[Path]:
         index = self.path / INDEX_FILE
@@ -193,10 +195,11 @@ class Checkpoint:
         return None
 
     def read(self, name: str, start: int, stop: int) -> torch.Tensor:
-        if self._last_read is not None and self._last_read[0] == (name, start, stop):
-            return self._last_read[1]
+        last = getattr(self._last_read, "block", None)
+        if last is not None and last[0] == (name, start, stop):
+            return last[1]
         rows = self.read_stored(name, start, stop).float()
-        self._last_read = ((name, start, stop), rows)
+        self._last_read.block = ((name, start, stop), rows)
         return rows
 
     def read_stored(self, name: str, start: int, stop: int) -> torch.Tensor:

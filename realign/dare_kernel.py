@@ -2,9 +2,10 @@
 
 As tensor operations this sum reads and writes each element about ten times, and the mask's words and
 factors are written out and read back too: memory traffic, not arithmetic, made DARE cost twice plain
-RESTA. The kernel reads each input element once and writes the result once, and makes each random word in
-registers: it steps the tensor's PCG64 stream itself (NumPy's PCG64: a 128-bit LCG with the XSL-RR
-output), from the state that ``rng.stream_state`` gives for the block's first element. Its float32
+RESTA. The kernel reads each input element once and writes the result once, and makes the random words
+itself, a few hundred at a time into a buffer that stays in the L1 cache: it steps the tensor's PCG64
+stream (NumPy's PCG64: a 128-bit LCG with the XSL-RR output) from the state that ``rng.stream_state``
+gives for the block's first element. Its float32
 operations are those of the tensor path, in the same order and without fused multiply-adds (Numba
 compiles without fast-math), so both give the same bits; a test holds them to it.
 """
@@ -13,23 +14,46 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from numba import njit, uint64
+from llvmlite import ir
+from numba import njit, types, uint16, uint64
+from numba.extending import intrinsic
 
 from realign import rng
 
-# PCG64's 128-bit multiplier (O'Neill 2014; NumPy's PCG_DEFAULT_MULTIPLIER_128), as two 64-bit halves.
-_MULTIPLIER_HIGH = np.uint64(0x2360ED051FC65DA4)
-_MULTIPLIER_LOW = np.uint64(0x4385DF649FCCF645)
-_LOW_32 = np.uint64(0xFFFFFFFF)
+# PCG64's 128-bit multiplier (O'Neill 2014; NumPy's PCG_DEFAULT_MULTIPLIER_128).
+_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+# Words are made for 256 elements at a time and used at once, while they are in the L1 cache; the
+# element loop then has no draws in it, so it compiles to vector instructions.
+_DRAWS_PER_CHUNK = 64
+_WORDS_PER_CHUNK = 4 * _DRAWS_PER_CHUNK
+
+
+@intrinsic
+def _pcg64_step(typingctx, state_high, state_low, increment_high, increment_low):
+    """PCG64's step, state·multiplier + increment (mod 2¹²⁸), on 64-bit halves in and out. Written in
+    LLVM's 128-bit integers, which Numba lacks: one hardware 64×64→128-bit multiply, not four 32-bit ones.
+    """
+    halves = types.UniTuple(types.uint64, 2)
+    signature = halves(types.uint64, types.uint64, types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        wide, half = ir.IntType(128), ir.IntType(64)
+        high_shift = ir.Constant(wide, 64)
+        state_high, state_low, increment_high, increment_low = (builder.zext(arg, wide) for arg in args)
+        state = builder.or_(builder.shl(state_high, high_shift), state_low)
+        increment = builder.or_(builder.shl(increment_high, high_shift), increment_low)
+        stepped = builder.add(builder.mul(state, ir.Constant(wide, _MULTIPLIER)), increment)
+        new_halves = [builder.trunc(builder.lshr(stepped, high_shift), half), builder.trunc(stepped, half)]
+        return context.make_tuple(builder, signature.return_type, new_halves)
+
+    return signature, codegen
 
 
 @njit(inline="always")
-def _multiply_high(a: np.uint64, b: np.uint64) -> np.uint64:
-    """The high 64 bits of the 128-bit product a·b, from 32-bit halves (Numba has no 128-bit integers)."""
-    a_low, a_high, b_low, b_high = a & _LOW_32, a >> uint64(32), b & _LOW_32, b >> uint64(32)
-    low_low, low_high, high_low = a_low * b_low, a_low * b_high, a_high * b_low
-    middle = (low_low >> uint64(32)) + (low_high & _LOW_32) + (high_low & _LOW_32)
-    return a_high * b_high + (low_high >> uint64(32)) + (high_low >> uint64(32)) + (middle >> uint64(32))
+def _xsl_rr(state_high: np.uint64, state_low: np.uint64) -> np.uint64:
+    """PCG64's output: the state's halves xor-ed, rotated right by its top 6 bits."""
+    mixed, rotation = state_high ^ state_low, state_high >> uint64(58)
+    return (mixed >> rotation) | (mixed << ((uint64(64) - rotation) & uint64(63)))
 
 
 @njit(nogil=True, cache=True)
@@ -43,40 +67,34 @@ def _dare_sum(
     increment_high: np.uint64,
     increment_low: np.uint64,
     skip: int,
-    keep_from: np.uint64,
+    keep_from: np.uint16,
     scale: np.float32,
 ) -> None:
-    first = -skip  # the first draw's first ``skip`` words belong to elements before this part
-    while first < out.size:
-        # One PCG64 step: state = state·multiplier + increment (mod 2¹²⁸), then XSL-RR of the new state.
-        high = _multiply_high(state_low, _MULTIPLIER_LOW) + state_low * _MULTIPLIER_HIGH
-        high += state_high * _MULTIPLIER_LOW + increment_high
-        low = state_low * _MULTIPLIER_LOW
-        state_low = low + increment_low
-        state_high = high + uint64(state_low < low)  # the carry out of the low half
-        mixed, rotation = state_high ^ state_low, state_high >> uint64(58)
-        draw = (mixed >> rotation) | (mixed << ((uint64(64) - rotation) & uint64(63)))
-        for word_index in range(4):  # little-endian 16-bit words, as rng.words reads them
-            i = first + word_index
-            if 0 <= i < out.size:
-                word = (draw >> uint64(16 * word_index)) & uint64(0xFFFF)
-                factor = scale if word >= keep_from else np.float32(0.0)
-                out[i] = ((sft[i] - aligned[i]) * factor + aligned[i]) + shift[i]
-        first += 4
+    words = np.empty(_WORDS_PER_CHUNK, np.uint16)
+    done = 0
+    while done < out.size:
+        for draw in range(_DRAWS_PER_CHUNK):
+            state_high, state_low = _pcg64_step(state_high, state_low, increment_high, increment_low)
+            bits = _xsl_rr(state_high, state_low)
+            for word in range(4):  # little-endian 16-bit words, as rng.words reads them
+                words[4 * draw + word] = uint16((bits >> uint64(16 * word)) & uint64(0xFFFF))
+        # The first chunk's first ``skip`` words belong to elements before this part.
+        count = min(_WORDS_PER_CHUNK - skip, out.size - done)
+        first, offset = uint64(done), uint64(skip)
+        for j in range(uint64(count)):  # unsigned indices: no wraparound checks, so the loop vectorises
+            i = first + j
+            factor = scale if words[offset + j] >= keep_from else np.float32(0.0)
+            out[i] = ((sft[i] - aligned[i]) * factor + aligned[i]) + shift[i]
+        done += count
+        skip = 0
 
 
 def dare_sum(
     sft: torch.Tensor, aligned: torch.Tensor, shift: torch.Tensor, p: float, seed: int, name: str, start: int
 ) -> torch.Tensor:
     """θ_aligned + DARE_p(θ_sft − θ_aligned) + shift for float32 CPU tensors of one shape, whose first
-    element is element ``start`` of tensor ``name``; split across threads like ``rng.dare_factors``."""
+    element is element ``start`` of tensor ``name``. One thread: the engine computes blocks side by side."""
     out = torch.empty(sft.shape, dtype=torch.float32)
     flat = [t.float().contiguous().view(-1).numpy() for t in (sft, aligned, shift, out)]
-    keep_from, scale = np.uint64(rng.threshold(p)), rng.rescale(p)
-
-    def fill(low: int, high: int) -> None:
-        parts = [array[low:high] for array in flat]
-        _dare_sum(*parts, *rng.stream_state(seed, name, start + low), keep_from, scale)
-
-    rng.in_parts(out.numel(), fill)
+    _dare_sum(*flat, *rng.stream_state(seed, name, start), rng.threshold(p), rng.rescale(p))
     return out

@@ -1,15 +1,19 @@
 """The streaming loop: plan every output tensor (checking shapes and dtypes), then compute row block by
 row block and stream the results into planned shards.
 
-Memory is bounded by one row block per input (``BLOCK_ELEMENTS`` float32 values) for element-wise
-methods, and by one whole tensor per input for the others, never by the model size.
+Memory is bounded by one row block per input and worker (``BLOCK_ELEMENTS`` float32 values) for
+element-wise methods, and by one whole tensor per input for the others, never by the model size.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,14 +174,22 @@ def stream(
     shards = plan_shards([p.output for p in plans], max_shard_bytes)
     writer = ShardWriter(out_dir, shards)
     total = sum(p.output.nbytes for p in plans)
+    workers = torch.get_num_threads() if method.elementwise and device.type == "cpu" else 1
+    jobs = (
+        job
+        for tensor_plan in plans
+        for job in _jobs(method, inputs, params, tensor_plan, seed, device, report)
+    )
     try:
         with (
             reuse_freed_memory(),
+            _torch_threads_per_worker(workers),
+            ThreadPoolExecutor(workers, thread_name_prefix="realign-blocks") as pool,
             tqdm(total=total, unit="B", unit_scale=True, desc=method.name, disable=None) as progress,
         ):
-            for tensor_plan in plans:
-                _stream_tensor(method, inputs, params, tensor_plan, writer, seed, device, report)
-                progress.update(tensor_plan.output.nbytes)
+            for name, rows in _in_order(jobs, pool, workers):
+                writer.write(name, rows)
+                progress.update(rows.nbytes)
         writer.close()
     except BaseException:
         writer.abort()
@@ -185,33 +197,83 @@ def stream(
     return report
 
 
-def _stream_tensor(
+Rows = tuple[str, torch.Tensor]  # rows of one output tensor, to write: (name, values)
+Job = Callable[[], Rows]
+
+
+def _in_order(jobs: Iterator[Job], pool: ThreadPoolExecutor, workers: int) -> Iterator[Rows]:
+    """The jobs' results in order, computed ``workers`` at a time while the caller writes the previous
+    one; with one worker, computed in the caller's thread. At most ``workers + 1`` blocks are in memory."""
+    if workers == 1:
+        yield from (job() for job in jobs)
+        return
+    pending: deque[Future] = deque()
+    for job in jobs:
+        pending.append(pool.submit(job))
+        if len(pending) > workers:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@contextmanager
+def _torch_threads_per_worker(workers: int) -> Iterator[None]:
+    """One torch thread per block worker. Blocks computed side by side keep the cores busy through the
+    Python between torch's operations, and no idle OpenMP thread spins (GNU OpenMP spins for several
+    milliseconds after each parallel operation) against a worker that is not torch's, such as DARE's."""
+    if workers == 1:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # threads started from here on, the workers among them, get one each
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _jobs(
     method: Method,
     inputs: Inputs,
     params: dict[str, Any],
     tensor_plan: TensorPlan,
-    writer: ShardWriter,
     seed: int,
     device: torch.device,
     report: Report,
-) -> None:
+) -> Iterator[Job]:
     output, template = tensor_plan.output, inputs[method.template]
     rows = output.shape[0] if output.shape else 1
     row_elements = math.prod(output.shape[1:])
     computed = tensor_plan.computed_rows or 0
-    ctx = TensorContext(output.name, seed, device, report.notes)
     for start, stop in _blocks(computed, row_elements, whole=not method.elementwise) if computed else ():
-        block = {role: _read_block(value, output.name, start, stop, device) for role, value in inputs.items()}
-        result = method.fn(**block, ctx=ctx, **params).to(output.dtype)
-        _ensure_finite(method.drops(params), inputs, block, result, output.name, start, stop)
-        writer.write(output.name, result.cpu())
+        ctx = TensorContext(output.name, seed, device, report.notes, start=start * row_elements)
+        yield functools.partial(_compute, method, inputs, params, output, start, stop, ctx)
     remaining = rows - computed
     if remaining or not computed:  # the template's own rows: added vocabulary, or a tensor copied whole
         for start, stop in _blocks(remaining, row_elements, whole=False):
-            copied = template.read_stored(output.name, computed + start, computed + stop)
-            if copied.is_floating_point() and not all_finite(copied):
-                template.check_finite(output.name, computed + start, computed + stop)
-            writer.write(output.name, copied)
+            yield functools.partial(_copy, template, output.name, computed + start, computed + stop)
+
+
+def _compute(
+    method: Method,
+    inputs: Inputs,
+    params: dict[str, Any],
+    output: PlannedTensor,
+    start: int,
+    stop: int,
+    ctx: TensorContext,
+) -> Rows:
+    block = {role: _read_block(value, output.name, start, stop, ctx.device) for role, value in inputs.items()}
+    result = method.fn(**block, ctx=ctx, **params).to(output.dtype)
+    _ensure_finite(method.drops(params), inputs, block, result, output.name, start, stop)
+    return output.name, result.cpu()
+
+
+def _copy(template: Source, name: str, start: int, stop: int) -> Rows:
+    copied = template.read_stored(name, start, stop)
+    if copied.is_floating_point() and not all_finite(copied):
+        template.check_finite(name, start, stop)
+    return name, copied
 
 
 def _ensure_finite(

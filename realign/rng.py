@@ -86,8 +86,8 @@ def dare_factors(seed: int, name: str, start: int, count: int, p: float) -> np.n
 
 def in_parts(count: int, fill: Callable[[int, int], None]) -> None:
     """Calls ``fill(low, high)`` on consecutive parts of ``range(count)``, one per torch intra-op thread,
-    on a pool of threads: NumPy and the compiled DARE kernel release the GIL. Each part draws its own
-    range of the stream, so the bits do not depend on the split."""
+    on a pool of threads (NumPy releases the GIL). Each part draws its own range of the stream, so the
+    bits do not depend on the split."""
     parts = max(1, min(torch.get_num_threads(), count // _MIN_PART_ELEMENTS))
     bounds = [count * i // parts for i in range(parts + 1)]
     ranges = list(itertools.pairwise(bounds))

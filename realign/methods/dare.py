@@ -19,12 +19,11 @@ def dare_sum(
     check of the output still sees it. On the CPU one compiled pass computes it; elsewhere tensor
     operations do, with the same bits.
     """
-    start = ctx.draw(sft.numel())
     if sft.device.type == "cpu":
         from realign import dare_kernel  # here, not at the top: importing Numba takes a quarter second
 
-        return dare_kernel.dare_sum(sft, aligned, shift, p, ctx.seed, ctx.name, start)
-    return dare_sum_by_tensor_operations(sft, aligned, shift, p, ctx.seed, ctx.name, start)
+        return dare_kernel.dare_sum(sft, aligned, shift, p, ctx.seed, ctx.name, ctx.start)
+    return dare_sum_by_tensor_operations(sft, aligned, shift, p, ctx.seed, ctx.name, ctx.start)
 
 
 def dare_sum_by_tensor_operations(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,14 +27,9 @@ class TensorContext:
     seed: int
     device: torch.device
     notes: dict[str, list[str]]
-    _drawn: int = field(default=0, repr=False)  # words of this tensor's stream handed out so far
-
-    def draw(self, count: int) -> int:
-        """Takes the next ``count`` elements of the tensor's random stream, seeded by (seed, tensor name),
-        and returns where they start: successive calls continue one stream, so row blocks of a tensor
-        together draw what one call for the whole tensor would."""
-        start, self._drawn = self._drawn, self._drawn + count
-        return start
+    # Where the block starts in the tensor, counted in elements (0 for a whole tensor). Element i of the
+    # tensor has word i of the tensor's random stream (seeded by seed and name), whatever the blocks.
+    start: int = 0
 
     def note(self, kind: str) -> None:
         """Records this tensor under ``kind`` in the run's report (e.g. "safe-lora projected")."""

@@ -7,6 +7,8 @@ random updates, as fine-tunes do; sharding, tying and dtype vary between familie
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,14 @@ def write_model(out: Path, state: dict[str, torch.Tensor], like: Path) -> Path:
         if (like / name).is_file():
             shutil.copy(like / name, out / name)
     return out
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op thread count; the engine computes element-wise methods on that many workers."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import pytest
 import torch
-from conftest import load_state, resta_on
+from conftest import load_state, resta_on, torch_threads
 
 from realign import engine
 
@@ -42,13 +42,10 @@ def test_same_seed_same_bits_other_seed_other_mask(family, tmp_path):
 
 
 def test_mask_does_not_depend_on_thread_count_or_block_size(family, tmp_path, monkeypatch):
-    reference = run_dare(family, tmp_path / "ref")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(3):  # three block workers
+        reference = run_dare(family, tmp_path / "ref")
+    with torch_threads(1):  # blocks one after the other
         single_thread = run_dare(family, tmp_path / "one_thread")
-    finally:
-        torch.set_num_threads(threads)
     monkeypatch.setattr(engine, "BLOCK_ELEMENTS", 1000)  # many row blocks per tensor
     small_blocks = run_dare(family, tmp_path / "blocks")
     for name in reference:
@@ -96,19 +93,15 @@ def test_factors_split_across_threads_are_the_factors_drawn_in_one_piece(monkeyp
 
     one_piece = rng.dare_factors(2, "w", 3, 10_001, 0.3)  # starts mid-draw
     monkeypatch.setattr(rng, "_MIN_PART_ELEMENTS", 100)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
+    with torch_threads(3):
         split = rng.dare_factors(2, "w", 3, 10_001, 0.3)
-    finally:
-        torch.set_num_threads(threads)
     assert (split == one_piece).all()
     assert set(numpy.unique(one_piece).tolist()) == {0.0, float(rng.rescale(0.3))}
 
 
 @pytest.mark.parametrize(("start", "count"), [(0, 1), (3, 5), (1, 10_001), (4097, 4099)])
-def test_the_compiled_kernel_gives_the_bits_of_the_tensor_operations(start, count, monkeypatch):
-    from realign import dare_kernel, rng
+def test_the_compiled_kernel_gives_the_bits_of_the_tensor_operations(start, count):
+    from realign import dare_kernel
     from realign.methods.dare import dare_sum_by_tensor_operations
 
     generator = torch.Generator().manual_seed(count)
@@ -118,13 +111,7 @@ def test_the_compiled_kernel_gives_the_bits_of_the_tensor_operations(start, coun
     aligned[2::13] = torch.finfo(torch.float32).tiny / 3  # subnormals
     sft[3::17] = float("nan")
     aligned[4::19] = float("inf")
-    monkeypatch.setattr(rng, "_MIN_PART_ELEMENTS", 100)  # several parts for the larger blocks
-    threads = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
-        compiled = dare_kernel.dare_sum(sft, aligned, shift, 0.3, 5, "w", start)
-    finally:
-        torch.set_num_threads(threads)
+    compiled = dare_kernel.dare_sum(sft, aligned, shift, 0.3, 5, "w", start)
     reference = dare_sum_by_tensor_operations(sft, aligned, shift, 0.3, 5, "w", start)
     nan = reference.isnan()
     assert torch.equal(compiled.isnan(), nan)

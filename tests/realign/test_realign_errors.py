@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import load_state, write_model
+from conftest import load_state, torch_threads, write_model
 
 from benchmark.cli import main
 
@@ -108,18 +108,20 @@ def test_truncated_and_corrupt_shards_name_the_file(family, tmp_path, capsys):
     fails(capsys, resta_args(family, tmp_path / "o", sft=missing), "model.safetensors.index.json", "missing")
 
 
-def test_nan_in_a_late_tensor_stops_the_run_and_leaves_nothing(family, tmp_path, capsys):
+@pytest.mark.parametrize("threads", [1, 3])  # one block at a time, or three block workers
+def test_nan_in_a_late_tensor_stops_the_run_and_leaves_nothing(family, tmp_path, capsys, threads):
     state = load_state(family["sft"])
     state["model.norm.weight"] = state["model.norm.weight"].clone()
     state["model.norm.weight"][3] = float("nan")
     poisoned = write_model(tmp_path / "poisoned", state, family["sft"])
-    fails(
-        capsys,
-        resta_args(family, tmp_path / "o", sft=poisoned),
-        "model.norm.weight",
-        "NaN or Inf",
-        str(poisoned / "model.safetensors"),
-    )
+    with torch_threads(threads):
+        fails(
+            capsys,
+            resta_args(family, tmp_path / "o", sft=poisoned),
+            "model.norm.weight",
+            "NaN or Inf",
+            str(poisoned / "model.safetensors"),
+        )
 
 
 def test_nan_that_dare_would_drop_is_still_refused(family, tmp_path, capsys):

@@ -7,9 +7,10 @@ import json
 import numpy
 import pytest
 import torch
-from conftest import load_state, resta_on
+from conftest import load_state, resta_on, torch_threads
 
 import realign
+from realign import engine
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,17 @@ def test_resta_with_dare_reproduces_the_per_tensor_mask(family, states, tmp_path
         out=tmp_path / "dare",
     )
     assert_each(out, expected)
+
+
+def test_block_workers_write_the_files_one_thread_writes(family, tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "BLOCK_ELEMENTS", 1000)  # many blocks in flight, across tensor boundaries
+    with torch_threads(3):
+        workers = resta_on(family, tmp_path / "workers", beta=0.5, max_shard_size="200KB")
+    with torch_threads(1):
+        one = resta_on(family, tmp_path / "one", beta=0.5, max_shard_size="200KB")
+    shards = sorted(path.name for path in one.glob("*.safetensors"))
+    assert len(shards) > 1 and shards == sorted(path.name for path in workers.glob("*.safetensors"))
+    assert all((one / name).read_bytes() == (workers / name).read_bytes() for name in shards)
 
 
 def test_interpolate(family, states, tmp_path):
