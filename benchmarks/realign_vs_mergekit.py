@@ -2,9 +2,9 @@
 
 mergekit computes the same RESTA when the base model is θ_unaligned, with weight 1 for θ_sft and β for
 θ_aligned: θ_u + (θ_sft − θ_u) + β(θ_a − θ_u) = θ_sft + β(θ_a − θ_u). Both tools run as subprocesses
-(mergekit from its own venv, so it cannot touch the shared site-packages), interleaved round by round;
-wall time, CPU time and peak RSS are measured per command (see LAUNCHER). Prints a table; the figures
-go into benchmarks/README.md by hand.
+(mergekit from its own venv, so it cannot touch the shared site-packages), interleaved round by round
+in a rotating order, each after ``os.sync()``; wall time, CPU time and peak RSS are measured per
+command (see LAUNCHER). Prints a table; the figures go into benchmarks/README.md by hand.
 
     python benchmarks/realign_vs_mergekit.py --shape 1.1b            # the comparison (~13 GB of disk)
     python benchmarks/realign_vs_mergekit.py --shape 7b --no-mergekit  # RSS bound at 7B (~55 GB of disk)
@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -169,6 +170,7 @@ LAUNCHER = (
 def measure(command: list[str], log: Path) -> Run:
     """Wall time and peak RSS of ``command`` alone."""
     rss_file = log.with_suffix(".rss")
+    os.sync()  # the previous command's output is on disk: no command pays for another's write-back
     started = time.perf_counter()
     with open(log, "w") as sink:
         status = subprocess.run(
@@ -295,16 +297,25 @@ def main() -> None:
     input_bytes = sum(f.stat().st_size for f in family["sft"].glob("*.safetensors"))
     print(f"inputs: 3 × {gib(input_bytes)} made in {time.perf_counter() - started:.0f} s", flush=True)
     try:
-        runs: dict[str, list[Run]] = {"resta": [], "resta+dare": [], "mergekit": []}
-        for attempt in range(1 if args.no_mergekit else args.repeat):  # interleaved: load hits all alike
-            runs["resta"].append(run_resta(family, root / "resta"))
-            if args.no_mergekit:  # nothing to compare it with: free its disk (13 GB at 7B) for the next run
-                shutil.rmtree(root / "resta")
-            else:
-                runs["mergekit"].append(run_mergekit(family, root / "mergekit", args.mergekit))
-            runs["resta+dare"].append(run_resta(family, root / "resta_dare", dare_p=DARE_P))
-            shutil.rmtree(root / "resta_dare")  # timed only, never compared
-            print(f"round {attempt + 1}: { {k: v[-1] for k, v in runs.items() if v} }", flush=True)
+        commands = {
+            "resta": lambda: run_resta(family, root / "resta"),
+            "mergekit": lambda: run_mergekit(family, root / "mergekit", args.mergekit),
+            "resta+dare": lambda: run_resta(family, root / "resta_dare", dare_p=DARE_P),
+        }
+        if args.no_mergekit:
+            del commands["mergekit"]
+        runs: dict[str, list[Run]] = {label: [] for label in commands}
+        for attempt in range(1 if args.no_mergekit else args.repeat):
+            # Interleaved, so that load on the machine hits all alike, and in a rotating order, so that
+            # no command always follows the same one (whose write-back and cache state it would inherit).
+            labels = list(commands)[attempt % len(commands) :] + list(commands)[: attempt % len(commands)]
+            for label in labels:
+                runs[label].append(commands[label]())
+                # Outputs that are never compared are removed at once: 13 GB each at 7B.
+                if label == "resta+dare" or args.no_mergekit:
+                    shutil.rmtree(root / ("resta_dare" if label == "resta+dare" else "resta"))
+            latest = {label: done[-1] for label, done in runs.items()}
+            print(f"round {attempt + 1} ({', '.join(labels)}): {latest}", flush=True)
         best = {label: min(done, key=lambda run: run.wall_s) for label, done in runs.items() if done}
         print("\n| run | wall s (best) | CPU s | peak RSS |\n|---|---|---|---|")
         for label, run in best.items():
@@ -318,6 +329,13 @@ def main() -> None:
             print(f"peak RSS resta / mergekit: {ours.peak_rss_bytes / mk.peak_rss_bytes:.3f} (target ≤ 0.25)")
             print(f"wall time resta+dare / resta: {dare.wall_s / ours.wall_s:.2f} (target ≤ 1.5)")
             print(f"CPU time resta+dare / resta: {dare.cpu_s / ours.cpu_s:.2f}")
+            # The ratio of two bests swings with one lucky round; within a round both met the same load.
+            for numerator, denominator in (("resta", "mergekit"), ("resta+dare", "resta")):
+                pairs = zip(runs[numerator], runs[denominator], strict=True)
+                ratios = [mine.wall_s / theirs.wall_s for mine, theirs in pairs]
+                label = f"{numerator} / {denominator}"
+                shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+                print(f"wall time {label} per round: {shown}; median {statistics.median(ratios):.2f}")
         else:
             print(
                 f"\npeak RSS at {args.shape}: resta {gib(best['resta'].peak_rss_bytes)}, resta+dare "

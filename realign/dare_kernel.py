@@ -1,4 +1,4 @@
-"""RESTA+DARE's sum θ_aligned + DARE_p(θ_sft − θ_aligned) + shift in one pass, compiled for the CPU.
+"""RESTA+DARE's sum θ_aligned + DARE_p(θ_sft − θ_aligned) + β·v in one pass, compiled for the CPU.
 
 As tensor operations this sum reads and writes each element about ten times, and the mask's words and
 factors are written out and read back too: memory traffic, not arithmetic, made DARE cost twice plain
@@ -60,7 +60,7 @@ def _xsl_rr(state_high: np.uint64, state_low: np.uint64) -> np.uint64:
 def _dare_sum(
     sft: np.ndarray,
     aligned: np.ndarray,
-    shift: np.ndarray,
+    vector: np.ndarray,
     out: np.ndarray,
     state_high: np.uint64,
     state_low: np.uint64,
@@ -69,6 +69,7 @@ def _dare_sum(
     skip: int,
     keep_from: np.uint16,
     scale: np.float32,
+    beta: np.float32,
 ) -> None:
     words = np.empty(_WORDS_PER_CHUNK, np.uint16)
     done = 0
@@ -84,17 +85,25 @@ def _dare_sum(
         for j in range(uint64(count)):  # unsigned indices: no wraparound checks, so the loop vectorises
             i = first + j
             factor = scale if words[offset + j] >= keep_from else np.float32(0.0)
-            out[i] = ((sft[i] - aligned[i]) * factor + aligned[i]) + shift[i]
+            out[i] = ((sft[i] - aligned[i]) * factor + aligned[i]) + vector[i] * beta
         done += count
         skip = 0
 
 
 def dare_sum(
-    sft: torch.Tensor, aligned: torch.Tensor, shift: torch.Tensor, p: float, seed: int, name: str, start: int
+    sft: torch.Tensor,
+    aligned: torch.Tensor,
+    vector: torch.Tensor,
+    beta: float,
+    p: float,
+    seed: int,
+    name: str,
+    start: int,
 ) -> torch.Tensor:
-    """θ_aligned + DARE_p(θ_sft − θ_aligned) + shift for float32 CPU tensors of one shape, whose first
+    """θ_aligned + DARE_p(θ_sft − θ_aligned) + β·v for float32 CPU tensors of one shape, whose first
     element is element ``start`` of tensor ``name``. One thread: the engine computes blocks side by side."""
     out = torch.empty(sft.shape, dtype=torch.float32)
-    flat = [t.float().contiguous().view(-1).numpy() for t in (sft, aligned, shift, out)]
-    _dare_sum(*flat, *rng.stream_state(seed, name, start), rng.threshold(p), rng.rescale(p))
+    flat = [t.float().contiguous().view(-1).numpy() for t in (sft, aligned, vector, out)]
+    state = rng.stream_state(seed, name, start)
+    _dare_sum(*flat, *state, rng.threshold(p), rng.rescale(p), np.float32(beta))
     return out

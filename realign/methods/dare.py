@@ -9,9 +9,9 @@ from realign.rng import dare_factors
 
 
 def dare_sum(
-    sft: torch.Tensor, aligned: torch.Tensor, shift: torch.Tensor, p: float, ctx: TensorContext
+    sft: torch.Tensor, aligned: torch.Tensor, vector: torch.Tensor, beta: float, p: float, ctx: TensorContext
 ) -> torch.Tensor:
-    """θ_aligned + DARE_p(θ_sft − θ_aligned) + shift: each element of the difference is kept with
+    """θ_aligned + DARE_p(θ_sft − θ_aligned) + β·v: each element of the difference is kept with
     probability 1−p, from the tensor's own random stream, and multiplied by 1/(1−p); the others become
     (signed) zero.
 
@@ -22,13 +22,21 @@ def dare_sum(
     if sft.device.type == "cpu":
         from realign import dare_kernel  # here, not at the top: importing Numba takes a quarter second
 
-        return dare_kernel.dare_sum(sft, aligned, shift, p, ctx.seed, ctx.name, ctx.start)
-    return dare_sum_by_tensor_operations(sft, aligned, shift, p, ctx.seed, ctx.name, ctx.start)
+        return dare_kernel.dare_sum(sft, aligned, vector, beta, p, ctx.seed, ctx.name, ctx.start)
+    return dare_sum_by_tensor_operations(sft, aligned, vector, beta, p, ctx.seed, ctx.name, ctx.start)
 
 
 def dare_sum_by_tensor_operations(
-    sft: torch.Tensor, aligned: torch.Tensor, shift: torch.Tensor, p: float, seed: int, name: str, start: int
+    sft: torch.Tensor,
+    aligned: torch.Tensor,
+    vector: torch.Tensor,
+    beta: float,
+    p: float,
+    seed: int,
+    name: str,
+    start: int,
 ) -> torch.Tensor:
     """``dare_sum`` on any device, from factors drawn on the CPU."""
-    factors = torch.from_numpy(dare_factors(seed, name, start, sft.numel(), p))
-    return (sft - aligned).mul_(factors.reshape(sft.shape).to(sft.device)).add_(aligned).add_(shift)
+    factors = torch.from_numpy(dare_factors(seed, name, start, sft.numel(), p)).reshape(sft.shape)
+    shift = vector * beta
+    return (sft - aligned).mul_(factors.to(sft.device)).add_(aligned).add_(shift)

@@ -34,7 +34,6 @@ def resta(
     dare_p: float = 0.0,
 ) -> torch.Tensor:
     """θ_sft + β·v; with --dare-p p: θ_aligned + DARE_p(θ_sft − θ_aligned) + β·v."""
-    shift = vector * beta
     if dare_p == 0:
-        return sft + shift
-    return dare_sum(sft, aligned, shift, dare_p, ctx)
+        return sft + vector * beta
+    return dare_sum(sft, aligned, vector, beta, dare_p, ctx)

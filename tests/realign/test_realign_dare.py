@@ -105,14 +105,14 @@ def test_the_compiled_kernel_gives_the_bits_of_the_tensor_operations(start, coun
     from realign.methods.dare import dare_sum_by_tensor_operations
 
     generator = torch.Generator().manual_seed(count)
-    sft, aligned, shift = (torch.randn(count, generator=generator) for _ in range(3))
+    sft, aligned, vector = (torch.randn(count, generator=generator) for _ in range(3))
     sft[::7] = aligned[::7]  # a zero difference
     sft[1::11] *= 1e38  # sums that overflow to ±Inf
     aligned[2::13] = torch.finfo(torch.float32).tiny / 3  # subnormals
     sft[3::17] = float("nan")
     aligned[4::19] = float("inf")
-    compiled = dare_kernel.dare_sum(sft, aligned, shift, 0.3, 5, "w", start)
-    reference = dare_sum_by_tensor_operations(sft, aligned, shift, 0.3, 5, "w", start)
+    compiled = dare_kernel.dare_sum(sft, aligned, vector, 0.7, 0.3, 5, "w", start)
+    reference = dare_sum_by_tensor_operations(sft, aligned, vector, 0.7, 0.3, 5, "w", start)
     nan = reference.isnan()
     assert torch.equal(compiled.isnan(), nan)
     assert torch.equal(compiled[~nan].view(torch.int32), reference[~nan].view(torch.int32))
