@@ -5,9 +5,9 @@ factors are written out and read back too: memory traffic, not arithmetic, made 
 RESTA. The kernel reads each input element once and writes the result once, and makes the random words
 itself, a few hundred at a time into a buffer that stays in the L1 cache: it steps the tensor's PCG64
 stream (NumPy's PCG64: a 128-bit LCG with the XSL-RR output) from the state that ``rng.stream_state``
-gives for the block's first element. Its float32
-operations are those of the tensor path, in the same order and without fused multiply-adds (Numba
-compiles without fast-math), so both give the same bits; a test holds them to it.
+gives for the block's first element. Its float32 operations are those of the tensor path, in the same
+order and without fused multiply-adds (Numba compiles without fast-math), so both give the same bits; a
+test holds them to it.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _dare_sum(
             bits = _xsl_rr(state_high, state_low)
             for word in range(4):  # little-endian 16-bit words, as rng.words reads them
                 words[4 * draw + word] = uint16((bits >> uint64(16 * word)) & uint64(0xFFFF))
-        # The first chunk's first ``skip`` words belong to elements before this part.
+        # The first chunk's first ``skip`` words belong to elements before this block.
         count = min(_WORDS_PER_CHUNK - skip, out.size - done)
         first, offset = uint64(done), uint64(skip)
         for j in range(uint64(count)):  # unsigned indices: no wraparound checks, so the loop vectorises

@@ -174,6 +174,7 @@ def stream(
     shards = plan_shards([p.output for p in plans], max_shard_bytes)
     writer = ShardWriter(out_dir, shards)
     total = sum(p.output.nbytes for p in plans)
+    itemsize = {p.output.name: p.output.dtype.itemsize for p in plans}  # rows may come in float32
     workers = torch.get_num_threads() if method.elementwise and device.type == "cpu" else 1
     jobs = (
         job
@@ -189,7 +190,7 @@ def stream(
         ):
             for name, rows in _in_order(jobs, pool, workers):
                 writer.write(name, rows)
-                progress.update(rows.nbytes)
+                progress.update(rows.numel() * itemsize[name])
         writer.close()
     except BaseException:
         writer.abort()
