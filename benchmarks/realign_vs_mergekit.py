@@ -297,13 +297,16 @@ def main() -> None:
     input_bytes = sum(f.stat().st_size for f in family["sft"].glob("*.safetensors"))
     print(f"inputs: 3 × {gib(input_bytes)} made in {time.perf_counter() - started:.0f} s", flush=True)
     try:
+        outputs = {"resta": root / "resta", "mergekit": root / "mergekit", "resta+dare": root / "resta_dare"}
         commands = {
-            "resta": lambda: run_resta(family, root / "resta"),
-            "mergekit": lambda: run_mergekit(family, root / "mergekit", args.mergekit),
-            "resta+dare": lambda: run_resta(family, root / "resta_dare", dare_p=DARE_P),
+            "resta": lambda: run_resta(family, outputs["resta"]),
+            "mergekit": lambda: run_mergekit(family, outputs["mergekit"], args.mergekit),
+            "resta+dare": lambda: run_resta(family, outputs["resta+dare"], dare_p=DARE_P),
         }
+        compared = {"resta", "mergekit"}
         if args.no_mergekit:
             del commands["mergekit"]
+            compared = set()
         runs: dict[str, list[Run]] = {label: [] for label in commands}
         for attempt in range(1 if args.no_mergekit else args.repeat):
             # Interleaved, so that load on the machine hits all alike, and in a rotating order, so that
@@ -311,9 +314,8 @@ def main() -> None:
             labels = list(commands)[attempt % len(commands) :] + list(commands)[: attempt % len(commands)]
             for label in labels:
                 runs[label].append(commands[label]())
-                # Outputs that are never compared are removed at once: 13 GB each at 7B.
-                if label == "resta+dare" or args.no_mergekit:
-                    shutil.rmtree(root / ("resta_dare" if label == "resta+dare" else "resta"))
+                if label not in compared:  # removed at once: 13 GB each at 7B
+                    shutil.rmtree(outputs[label])
             latest = {label: done[-1] for label, done in runs.items()}
             print(f"round {attempt + 1} ({', '.join(labels)}): {latest}", flush=True)
         best = {label: min(done, key=lambda run: run.wall_s) for label, done in runs.items() if done}

@@ -288,8 +288,9 @@ def _ensure_finite(
 ) -> None:
     """No NaN or Inf in the inputs or the output, at the cost of one check per block where possible.
 
-    Sums and products carry a NaN or Inf of any input into the output, so checking the output suffices
-    but for the inputs whose elements the method may drop (DARE's mask, top-k), which are checked too.
+    Sums and products (DARE's mask among them) carry a NaN or Inf of any input into the output, so
+    checking the output suffices but for the inputs whose elements the method may drop (top-k,
+    projections), which are checked too.
     The sources are re-read only on failure, to name the file that holds the value.
     """
     dropped = [(role, value) for role, value in block.items() if role in dropping]

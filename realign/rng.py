@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,11 +33,17 @@ def tensor_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
+def _stream_at(seed: int, name: str, start: int) -> np.random.PCG64:
+    """The tensor's generator, advanced to the draw that holds word ``start``."""
+    bits = np.random.PCG64(tensor_seed(seed, name))
+    bits.advance(start // _WORDS_PER_DRAW)
+    return bits
+
+
 def words(seed: int, name: str, start: int, count: int) -> np.ndarray:
     """Words ``start`` to ``start + count`` of the tensor's stream, as little-endian uint16 on every
     platform."""
-    bits = np.random.PCG64(tensor_seed(seed, name))
-    bits.advance(start // _WORDS_PER_DRAW)
+    bits = _stream_at(seed, name, start)
     within = start % _WORDS_PER_DRAW  # the range starts in the middle of a draw
     draws = -(-(within + count) // _WORDS_PER_DRAW)
     return bits.random_raw(draws).astype("<u8", copy=False).view("<u2")[within : within + count]
@@ -48,9 +53,8 @@ def stream_state(seed: int, name: str, start: int) -> tuple[np.uint64, np.uint64
     """Where word ``start`` of the tensor's stream is, for a generator that steps PCG64 itself: the 128-bit
     state and increment before the draw that holds it, as (state high, state low, increment high,
     increment low) halves, and how many of that draw's words come before it."""
-    bits = np.random.PCG64(tensor_seed(seed, name))
-    bits.advance(start // _WORDS_PER_DRAW)
-    state, increment = bits.state["state"]["state"], bits.state["state"]["inc"]
+    state = _stream_at(seed, name, start).state["state"]
+    state, increment = state["state"], state["inc"]
     return (
         np.uint64(state >> 64),
         np.uint64(state & _LOW_64),
@@ -73,21 +77,17 @@ def rescale(p: float) -> np.float32:
 
 def dare_factors(seed: int, name: str, start: int, count: int, p: float) -> np.ndarray:
     """What DARE multiplies elements ``start`` to ``start + count`` of the tensor by: ``rescale(p)`` where
-    the word keeps the element (word ≥ round(p·2¹⁶), probability 1−p), 0 where it drops it; float32."""
+    the word keeps the element (word ≥ round(p·2¹⁶), probability 1−p), 0 where it drops it; float32.
+
+    Large ranges are split into one part per torch intra-op thread, drawn on a pool of threads (NumPy
+    releases the GIL). Each part draws its own range of the stream, so the bits do not depend on the split.
+    """
     factors = np.empty(count, dtype=np.float32)
 
     def fill(low: int, high: int) -> None:
         kept = words(seed, name, start + low, high - low) >= threshold(p)
         np.multiply(kept, rescale(p), out=factors[low:high])
 
-    in_parts(count, fill)
-    return factors
-
-
-def in_parts(count: int, fill: Callable[[int, int], None]) -> None:
-    """Calls ``fill(low, high)`` on consecutive parts of ``range(count)``, one per torch intra-op thread,
-    on a pool of threads (NumPy releases the GIL). Each part draws its own range of the stream, so the
-    bits do not depend on the split."""
     parts = max(1, min(torch.get_num_threads(), count // _MIN_PART_ELEMENTS))
     bounds = [count * i // parts for i in range(parts + 1)]
     ranges = list(itertools.pairwise(bounds))
@@ -95,6 +95,7 @@ def in_parts(count: int, fill: Callable[[int, int], None]) -> None:
     fill(*ranges[0])
     for part in helping:
         part.result()
+    return factors
 
 
 @functools.cache
