@@ -9,26 +9,29 @@ inside ``func``, so ``resta --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from benchmark import __version__
-from benchmark.errors import user_error_types
+from resta_bench.benchmark import __version__
+from resta_bench.benchmark.errors import user_error_types
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "benchmark.commands.finetune",
-    "benchmark.commands.realign",
-    "benchmark.commands.eval",
-    "benchmark.commands.run",
-    "benchmark.commands.compare",
-    "benchmark.commands.tables",
-    "benchmark.commands.leaderboard",
-    "benchmark.commands.judge",
-    "benchmark.commands.demo",
+    "resta_bench.benchmark.commands.finetune",
+    "resta_bench.benchmark.commands.realign",
+    "resta_bench.benchmark.commands.eval",
+    "resta_bench.benchmark.commands.run",
+    "resta_bench.benchmark.commands.compare",
+    "resta_bench.benchmark.commands.tables",
+    "resta_bench.benchmark.commands.leaderboard",
+    "resta_bench.benchmark.commands.judge",
+    "resta_bench.benchmark.commands.demo",
 )
+# OS errors that are the machine's state, not a bug: reported as one line, exit code 2.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except user_error_types() as error:
         # Errors a user can cause are one line naming the file / tensor / field; no traceback.
         print(f"resta {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        # A full disk, a quota, a read-only or forbidden folder: the user's to fix, and nothing was left
+        # half-written (every writer stages or writes atomically), so one line is the whole story.
+        print(f"resta {args.command}: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"resta {args.command}: interrupted", file=sys.stderr)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmark.errors import ConfigError
-from benchmark.stats import mcnemar_exact, paired_bootstrap_difference
-from benchmark.store import ResultsStore
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.stats import mcnemar_exact, paired_bootstrap_difference
+from resta_bench.benchmark.store import ResultsStore
 
 ALL = "all"
 

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from benchmark.errors import ConfigError
+from resta_bench.benchmark.errors import ConfigError
 
 ROLES = ("aligned", "unaligned", "sft", "realigned")
 REGIMES = ("lora", "full")

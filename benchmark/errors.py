@@ -6,11 +6,12 @@ import importlib
 
 # Each package keeps its own error base class so that it never imports `benchmark`.
 _USER_ERROR_CLASSES: tuple[tuple[str, str], ...] = (
-    ("benchmark.errors", "ConfigError"),
-    ("realign.errors", "RealignError"),
-    ("tasks.errors", "TaskError"),
-    ("leaderboards.errors", "LeaderboardError"),
-    ("judges.errors", "JudgeError"),
+    ("resta_bench.benchmark.errors", "ConfigError"),
+    ("resta_bench.realign.errors", "RealignError"),
+    ("resta_bench.tasks.errors", "TaskError"),
+    ("resta_bench.leaderboards.errors", "LeaderboardError"),
+    ("resta_bench.judges.errors", "JudgeError"),
+    ("resta_bench.storage.errors", "StorageError"),
 )
 
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from benchmark.plan import GENERATE, MAKE, Plan, Step
+from resta_bench.benchmark.plan import GENERATE, MAKE, Plan, Step
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import Backend, Experiment, Suite
-from benchmark.errors import ConfigError
+from resta_bench.benchmark.config import Backend, Experiment, Suite
+from resta_bench.benchmark.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _sha256_json(value: Any) -> str:
 @cache
 def _task_manager(metadata: tuple[tuple[str, str], ...]):
     """lm-eval's task index over its tasks and ours; building it takes seconds, so once per process."""
-    from tasks import task_manager
+    from resta_bench.tasks import task_manager
 
     return task_manager(dict(metadata) or None)
 

@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import ConfigError
-from benchmark.lm_eval_output import Sample, iter_samples
-from benchmark.scoring import scores_document
-from benchmark.store import ResultsStore, write_json_atomic, write_text_atomic
-from judges import Judge, JudgeItem, Judgment, get_judge, is_refusal
-from judges.agreement import agreement
-from judges.cache import JudgmentCache, default_cache_path
-from judges.refusal import LANGUAGES as REFUSAL_LANGUAGES
-from judges.run import judge_items
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.lm_eval_output import Sample, iter_samples
+from resta_bench.benchmark.scoring import scores_document
+from resta_bench.benchmark.store import ResultsStore
+from resta_bench.judges import Judge, JudgeItem, Judgment, get_judge, is_refusal
+from resta_bench.judges.agreement import agreement
+from resta_bench.judges.cache import JudgmentCache, default_cache_path
+from resta_bench.judges.refusal import LANGUAGES as REFUSAL_LANGUAGES
+from resta_bench.judges.run import judge_items
+from resta_bench.storage.atomic import write_json_atomic, write_text_atomic
 
 SYSTEM_FILE = "system.json"
 

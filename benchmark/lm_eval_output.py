@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import ConfigError
+from resta_bench.benchmark.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import Experiment, SystemSpec, topological_order
-from benchmark.errors import ConfigError
-from benchmark.store import UTILITY_SCORES, ResultsStore
-from benchmark.system_id import HashCache, assign_system_ids, cache_path_for, is_local
-from benchmark.utility import is_safety_task
+from resta_bench.benchmark.config import Experiment, SystemSpec, topological_order
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore
+from resta_bench.benchmark.system_id import HashCache, assign_system_ids, cache_path_for, is_local
+from resta_bench.benchmark.utility import is_safety_task
 
 MAKE, GENERATE, JUDGE, UTILITY = "make", "generate", "judge", "utility"
 

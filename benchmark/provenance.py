@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from benchmark import __version__
+from resta_bench.benchmark import __version__
 
 
 def utc_now() -> str:

@@ -2,7 +2,7 @@
 
 Python API (what ``resta run`` and the offline demo call)::
 
-    from benchmark.runner import run_experiment
+    from resta_bench.benchmark.runner import run_experiment
     plan = run_experiment("examples/single-sft.yaml", "results/")            # run what is pending
     plan = run_experiment(experiment, "results/", dry_run=True)              # only build the plan
     print(plan.render())                                                     # each step, done / pending
@@ -21,15 +21,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from resta_bench.benchmark.config import Experiment, SystemSpec, load_experiment
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.executors import make_executor
+from resta_bench.benchmark.plan import (
+    GENERATE,
+    JUDGE,
+    MAKE,
+    UTILITY,
+    Plan,
+    Step,
+    build_plan,
+    judge_key,
+    model_path,
+)
+from resta_bench.benchmark.provenance import machine, software, utc_now
+from resta_bench.benchmark.store import UTILITY_SCORES
+from resta_bench.benchmark.system_id import (
+    HashCache,
+    cache_path_for,
+    is_local,
+    method_label,
+    model_file_hashes,
+)
 from tqdm import tqdm
-
-from benchmark.config import Experiment, SystemSpec, load_experiment
-from benchmark.errors import ConfigError
-from benchmark.executors import make_executor
-from benchmark.plan import GENERATE, JUDGE, MAKE, UTILITY, Plan, Step, build_plan, judge_key, model_path
-from benchmark.provenance import machine, software, utc_now
-from benchmark.store import UTILITY_SCORES
-from benchmark.system_id import HashCache, cache_path_for, is_local, method_label, model_file_hashes
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +102,7 @@ def _check_finetune_settings(experiment: Experiment) -> None:
         return
     import inspect
 
-    from realign.finetune import finetune
+    from resta_bench.realign.finetune import finetune
 
     accepted = set(inspect.signature(finetune).parameters) - {
         "model",
@@ -137,7 +152,7 @@ def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
         source = plan.experiment.system(name)
         inputs[role] = _local_model(model_path(plan, source), source.revision)
     if spec.finetune is not None:
-        from realign.finetune import finetune
+        from resta_bench.realign.finetune import finetune
 
         settings = {key: value for key, value in spec.finetune.items() if key not in ("from", "data")}
         finetune(
@@ -150,7 +165,7 @@ def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
             **settings,
         )
     else:
-        import realign
+        from resta_bench import realign
 
         recipe = spec.recipe
         assert recipe is not None
@@ -166,7 +181,7 @@ def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
 
 
 def _generate(plan: Plan, spec: SystemSpec, suite_name: str) -> dict[str, Any]:
-    from benchmark.generate import run_suite
+    from resta_bench.benchmark.generate import run_suite
 
     suite = plan.experiment.suite(suite_name)
     system_id = plan.system_ids[spec.name]
@@ -193,7 +208,7 @@ def _generate(plan: Plan, spec: SystemSpec, suite_name: str) -> dict[str, Any]:
 
 
 def _judge(plan: Plan, spec: SystemSpec, judge_name: str) -> dict[str, Any]:
-    from benchmark.judging import judge_and_score
+    from resta_bench.benchmark.judging import judge_and_score
 
     judge = next(j for j in plan.experiment.judges if j.name == judge_name)
     system_id = plan.system_ids[spec.name]
@@ -206,7 +221,7 @@ def _judge(plan: Plan, spec: SystemSpec, judge_name: str) -> dict[str, Any]:
 
 
 def _utility(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
-    from benchmark.utility import write_utility_scores
+    from resta_bench.benchmark.utility import write_utility_scores
 
     system_id = plan.system_ids[spec.name]
     suites = [suite.name for suite in plan.experiment.suites_for(spec)]
@@ -260,7 +275,7 @@ def _identity(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
     }
     made_by = Path(model_path(plan, spec)) / ("recipe.json" if recipe else "finetune.json")
     if spec.model is None and made_by.is_file():
-        from benchmark.store import read_json
+        from resta_bench.benchmark.store import read_json
 
         identity["recipe"] = read_json(made_by)
     return identity

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from benchmark.stats import wilson_interval
+from resta_bench.benchmark.stats import wilson_interval
 
 ALL = "all"
 OVER_REFUSAL_BENCHMARKS = frozenset({"xstest"})

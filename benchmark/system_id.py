@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import Experiment, Recipe, SystemSpec, topological_order
-from benchmark.errors import ConfigError
-from realign.hashing import HashCache
+from resta_bench.benchmark.config import Experiment, Recipe, SystemSpec, topological_order
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.realign.hashing import HashCache
 
 ID_DIGITS = 12
 # Written by the tools that make a model, with times in them: not part of what the model is.

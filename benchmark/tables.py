@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.errors import ConfigError
-from benchmark.store import UTILITY_SCORES, ResultsStore
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore
 
 HARM_COLUMNS = (
     ("CatQA-en", "catqa", "en"),

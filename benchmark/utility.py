@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.lm_eval_output import results_files
-from benchmark.provenance import utc_now
-from benchmark.stats import Z_95
-from benchmark.store import UTILITY_SCORES, ResultsStore, read_json, write_json_atomic
+from resta_bench.benchmark.lm_eval_output import results_files
+from resta_bench.benchmark.provenance import utc_now
+from resta_bench.benchmark.stats import Z_95
+from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore, read_json
+from resta_bench.storage.atomic import write_json_atomic
 
 # Tasks (and groups) whose documents are harmful questions: judged, not scored by lm-eval's metrics.
 SAFETY_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest")

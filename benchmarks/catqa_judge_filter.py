@@ -24,9 +24,8 @@ import time
 
 # The loopback-server helpers of the judges' benchmark (this script's folder is on sys.path when run).
 from judges_throughput import request_count, start_server
-
-from judges import JudgeItem
-from tasks.scoring import JUDGE_ENV, JUDGE_OPTIONS_ENV, JudgeFilter, configured_judge
+from resta_bench.judges import JudgeItem
+from resta_bench.tasks.scoring import JUDGE_ENV, JUDGE_OPTIONS_ENV, JudgeFilter, configured_judge
 
 
 def catqa_like_task(size: int) -> tuple[list[list[str]], list[dict]]:

@@ -75,10 +75,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
-    from benchmark.demo import data
-    from benchmark.tiny_models import build_tiny_chat_model, train_tokenizer
-    from realign.finetune import answer_loss, finetune
+    from resta_bench.benchmark.demo import data
+    from resta_bench.benchmark.tiny_models import build_tiny_chat_model, train_tokenizer
+    from resta_bench.realign.finetune import answer_loss, finetune
 
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="finetune-bench-"))

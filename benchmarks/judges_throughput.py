@@ -31,18 +31,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openai
-
-import judges
-from judges import JudgeItem
-from judges.backends import DEFAULT_CONCURRENCY
-from judges.cache import JudgmentCache
-from judges.prompts import REDEVAL, parse_redeval
-from judges.run import judge_items
+from resta_bench import judges
+from resta_bench.judges import JudgeItem
+from resta_bench.judges.backends import DEFAULT_CONCURRENCY
+from resta_bench.judges.cache import JudgmentCache
+from resta_bench.judges.prompts import REDEVAL, parse_redeval
+from resta_bench.judges.run import judge_items
 
 
 def start_server(delay: float) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "judges.loopback", "--delay", str(delay)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "resta_bench.judges.loopback", "--delay", str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     return server, server.stdout.readline().strip()
 

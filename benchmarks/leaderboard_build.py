@@ -28,8 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "leaderboards"))
 from leaderboard_store_factory import StoreSpec, write_store  # noqa: E402
-
-from leaderboards import build_site  # noqa: E402
+from resta_bench.leaderboards import build_site  # noqa: E402
 
 
 def naive_site(results: Path, out: Path) -> None:

@@ -33,7 +33,7 @@ FILES = {"en": "catqa_english.json", "zh": "catqa_chinese.json", "vi": "catqa_vi
 
 
 def _setup(root: Path, docs: int) -> tuple[Path, Path]:
-    from benchmark.tiny_models import build_tiny_chat_model
+    from resta_bench.benchmark.tiny_models import build_tiny_chat_model
 
     model = build_tiny_chat_model(root / "model", seed=0)
     data = root / "catqa"
@@ -48,7 +48,7 @@ def _setup(root: Path, docs: int) -> tuple[Path, Path]:
 
 
 def _experiment(model: Path, data: Path, docs: int, tokens: int):
-    from benchmark.config import parse_experiment
+    from resta_bench.benchmark.config import parse_experiment
 
     return parse_experiment(
         {
@@ -63,7 +63,7 @@ def _experiment(model: Path, data: Path, docs: int, tokens: int):
 
 
 def _ours(experiment, results: Path) -> float:
-    from benchmark.runner import run_experiment
+    from resta_bench.benchmark.runner import run_experiment
 
     started = time.perf_counter()
     run_experiment(experiment, results, device="cpu")
@@ -99,9 +99,8 @@ def _peer(model: Path, data: Path, out: Path, docs: int, tokens: int, task_manag
 
 def _stats(repeat: int) -> list[tuple[str, float, float]]:
     import numpy as np
+    from resta_bench.benchmark.stats import mcnemar_exact, paired_bootstrap_difference
     from scipy import stats as scipy_stats
-
-    from benchmark.stats import mcnemar_exact, paired_bootstrap_difference
 
     rng = np.random.default_rng(0)
     a = (rng.random(1650) < 0.19).astype(float)
@@ -147,7 +146,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from tasks import task_manager
+    from resta_bench.tasks import task_manager
 
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)

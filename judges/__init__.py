@@ -4,11 +4,11 @@
 The refusal matcher used for the per-document ``refusal`` metric is :func:`judges.is_refusal`.
 """
 
-from judges import model_judge as _model_judge  # noqa: F401  (registers the model judges)
-from judges import refusal as _refusal  # noqa: F401  (registers "refusal")
-from judges.base import Judge, JudgeItem, Judgment, get_judge, judge_names, register_judge
-from judges.errors import JudgeError
-from judges.refusal import is_refusal
+from resta_bench.judges import model_judge as _model_judge  # noqa: F401  (registers the model judges)
+from resta_bench.judges import refusal as _refusal  # noqa: F401  (registers "refusal")
+from resta_bench.judges.base import Judge, JudgeItem, Judgment, get_judge, judge_names, register_judge
+from resta_bench.judges.errors import JudgeError
+from resta_bench.judges.refusal import is_refusal
 
 __all__ = [
     "Judge",

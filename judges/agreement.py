@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from judges.base import Verdict
+from resta_bench.judges.base import Verdict
 
 CATEGORIES: tuple[Verdict, Verdict] = ("harmful", "safe")
 

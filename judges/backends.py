@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from judges.errors import JudgeError
-from judges.prompts import Request
+from resta_bench.judges.errors import JudgeError
+from resta_bench.judges.prompts import Request
 
 log = logging.getLogger(__name__)
 

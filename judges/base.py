@@ -90,7 +90,7 @@ def judge_names() -> list[str]:
 
 def get_judge(name: str, **options: Any) -> Judge:
     if name not in _REGISTRY:
-        from judges.errors import JudgeError
+        from resta_bench.judges.errors import JudgeError
 
         raise JudgeError(f"unknown judge {name!r}; known judges: {', '.join(judge_names())}")
     return _REGISTRY[name](**options)

@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from judges.base import Judgment
-from judges.errors import JudgeError
+from resta_bench.judges.base import Judgment
+from resta_bench.judges.errors import JudgeError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (

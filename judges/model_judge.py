@@ -13,10 +13,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
 
-from judges.backends import DEFAULT_CONCURRENCY, BackendFailure, LocalBackend, OpenAIBackend, OpenAISession
-from judges.base import Judge, JudgeItem, Judgment, Verdict, prompt_hash, register_judge
-from judges.errors import JudgeError
-from judges.prompts import CHAT_PROMPTS, HARMBENCH, LLAMA_GUARD_3, REDEVAL, Protocol, load_prompt_file
+from resta_bench.judges.backends import (
+    DEFAULT_CONCURRENCY,
+    BackendFailure,
+    LocalBackend,
+    OpenAIBackend,
+    OpenAISession,
+)
+from resta_bench.judges.base import Judge, JudgeItem, Judgment, Verdict, prompt_hash, register_judge
+from resta_bench.judges.errors import JudgeError
+from resta_bench.judges.prompts import (
+    CHAT_PROMPTS,
+    HARMBENCH,
+    LLAMA_GUARD_3,
+    REDEVAL,
+    Protocol,
+    load_prompt_file,
+)
 
 
 class ModelJudge(Judge):

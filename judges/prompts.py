@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from judges.base import JudgeItem, Verdict, prompt_hash
-from judges.errors import JudgeError
+from resta_bench.judges.base import JudgeItem, Verdict, prompt_hash
+from resta_bench.judges.errors import JudgeError
 
 # --- RedEval (the paper's GPT-4 judge) -----------------------------------------------------------------
 # Source: declare-lab/red-instruct, gpt4_as_judge.py, commit 73c759c93d2f6b1d8c7b058ab7bcec5fb0c28fa2

@@ -12,8 +12,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from judges.base import Judge, JudgeItem, Judgment, prompt_hash, register_judge
-from judges.errors import JudgeError
+from resta_bench.judges.base import Judge, JudgeItem, Judgment, prompt_hash, register_judge
+from resta_bench.judges.errors import JudgeError
 
 # How much of the response's opening the patterns look at (characters, after normalisation).
 OPENING_CHARS = 400

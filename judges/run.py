@@ -2,9 +2,9 @@
 
 This is the library entry point for code that has items in hand (the runner, the CatQA tasks' filters):
 
-    from judges import get_judge
-    from judges.cache import JudgmentCache, default_cache_path
-    from judges.run import judge_items
+    from resta_bench.judges import get_judge
+    from resta_bench.judges.cache import JudgmentCache, default_cache_path
+    from resta_bench.judges.run import judge_items
 
     with JudgmentCache(default_cache_path()) as cache:
         judgments = judge_items(get_judge("redeval", model="gpt-4"), items, cache=cache)
@@ -19,10 +19,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from resta_bench.judges.base import Judge, JudgeItem, Judgment
+from resta_bench.judges.cache import JudgmentCache
 from tqdm import tqdm
-
-from judges.base import Judge, JudgeItem, Judgment
-from judges.cache import JudgmentCache
 
 
 def judge_items(

@@ -4,7 +4,7 @@
 it. The package reads the store's files and never imports ``benchmark``.
 """
 
-from leaderboards.errors import LeaderboardError
-from leaderboards.site import build_site
+from resta_bench.leaderboards.errors import LeaderboardError
+from resta_bench.leaderboards.site import build_site
 
 __all__ = ["LeaderboardError", "build_site"]

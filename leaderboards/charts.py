@@ -10,8 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
-
-from leaderboards.tables import Column, Headline, HeadlineRow
+from resta_bench.leaderboards.tables import Column, Headline, HeadlineRow
 
 WIDTH, HEIGHT = 560, 340
 LEFT, RIGHT, TOP, BOTTOM = 56, 170, 16, 44  # the right margin holds the legend

@@ -13,9 +13,8 @@ from itertools import combinations
 from typing import Any
 
 import pandas as pd
-
-from leaderboards.store import UTILITY_SCORES, System
-from leaderboards.tables import ALL
+from resta_bench.leaderboards.store import UTILITY_SCORES, System
+from resta_bench.leaderboards.tables import ALL
 
 
 @dataclass

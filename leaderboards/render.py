@@ -15,8 +15,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
-
-from leaderboards.store import UTILITY_SCORES
+from resta_bench.leaderboards.store import UTILITY_SCORES
 
 TEMPLATES = Path(__file__).parent / "templates"
 

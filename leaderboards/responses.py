@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leaderboards.store import System, read_judgments
+from resta_bench.leaderboards.store import System, read_judgments
 
 
 def response_items(system: System) -> list[dict[str, Any]]:

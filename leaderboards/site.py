@@ -26,15 +26,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from resta_bench.leaderboards.charts import sweep_charts, tradeoff_charts
+from resta_bench.leaderboards.errors import LeaderboardError
+from resta_bench.leaderboards.judging import AgreementCounter, judge_summaries
+from resta_bench.leaderboards.render import environment, script_json, to_json
+from resta_bench.leaderboards.responses import response_items
+from resta_bench.leaderboards.store import System, read_store
+from resta_bench.leaderboards.tables import (
+    Headline,
+    headline,
+    heat_maps,
+    score_frame,
+    scores_csv,
+    system_summary,
+)
 from tqdm import tqdm
-
-from leaderboards.charts import sweep_charts, tradeoff_charts
-from leaderboards.errors import LeaderboardError
-from leaderboards.judging import AgreementCounter, judge_summaries
-from leaderboards.render import environment, script_json, to_json
-from leaderboards.responses import response_items
-from leaderboards.store import System, read_store
-from leaderboards.tables import Headline, headline, heat_maps, score_frame, scores_csv, system_summary
 
 log = logging.getLogger(__name__)
 

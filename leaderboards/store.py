@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from leaderboards.errors import LeaderboardError
+from resta_bench.leaderboards.errors import LeaderboardError
 
 log = logging.getLogger(__name__)
 

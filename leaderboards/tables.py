@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-
-from leaderboards.store import KEY_FIELDS, ROLES, UTILITY_SCORES, System
+from resta_bench.leaderboards.store import KEY_FIELDS, ROLES, UTILITY_SCORES, System
 
 ALL = "all"
 HEADLINE_METRICS = ("harmful", "refusal_safe", "refusal_unsafe")

@@ -11,21 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from realign import engine, recipe
-from realign.checkpoint import Checkpoint
-from realign.errors import RealignError
-from realign.hashing import HashCache, default_cache_path
-from realign.lora import LoraSft, is_lora_adapter
-from realign.methods import Method, get_method
-from realign.output import (
+from resta_bench.realign import engine, recipe
+from resta_bench.realign.checkpoint import Checkpoint
+from resta_bench.realign.errors import RealignError
+from resta_bench.realign.hashing import HashCache, default_cache_path
+from resta_bench.realign.lora import LoraSft, is_lora_adapter
+from resta_bench.realign.methods import Method, get_method
+from resta_bench.realign.output import (
     MODEL_SUPPORT_FILES,
     VECTOR_SUPPORT_FILES,
     copy_support_files,
     staged_dir,
     write_json,
 )
-from realign.vector import VECTOR_METHOD, VectorFromModels, open_vector_dir
+from resta_bench.realign.vector import VECTOR_METHOD, VectorFromModels, open_vector_dir
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +155,7 @@ def make_safety_vector(
 
 def describe_methods() -> dict[str, dict[str, Any]]:
     """Each method's summary, inputs, parameters with defaults and reference, for help texts and docs."""
-    from realign.methods import method_names
+    from resta_bench.realign.methods import method_names
 
     described = {}
     for name in method_names():

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
+from resta_bench.realign.errors import RealignError
 from safetensors import SafetensorError, safe_open
-
-from realign.errors import RealignError
 
 INDEX_FILE = "model.safetensors.index.json"
 PICKLED_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt")

@@ -17,8 +17,7 @@ import torch
 from llvmlite import ir
 from numba import njit, types, uint16, uint64
 from numba.extending import intrinsic
-
-from realign import rng
+from resta_bench.realign import rng
 
 # PCG64's 128-bit multiplier (O'Neill 2014; NumPy's PCG_DEFAULT_MULTIPLIER_128).
 _MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645

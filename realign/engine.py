@@ -19,19 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
-
-from realign.checkpoint import (
+from resta_bench.realign.checkpoint import (
     INPUT_EMBEDDING_SUFFIXES,
     OUTPUT_EMBEDDING_SUFFIXES,
     Source,
     TensorInfo,
     all_finite,
 )
-from realign.errors import RealignError
-from realign.memory import reuse_freed_memory
-from realign.methods import Method, TensorContext
-from realign.writer import PlannedTensor, ShardWriter, plan_shards
+from resta_bench.realign.errors import RealignError
+from resta_bench.realign.memory import reuse_freed_memory
+from resta_bench.realign.methods import Method, TensorContext
+from resta_bench.realign.writer import PlannedTensor, ShardWriter, plan_shards
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from realign.errors import RealignError
-from realign.finetune_data import encode_examples, load_examples, pad_batch
+from resta_bench.realign.errors import RealignError
+from resta_bench.realign.finetune_data import encode_examples, load_examples, pad_batch
 
 log = logging.getLogger(__name__)
 

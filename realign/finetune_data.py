@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from realign.errors import RealignError
+from resta_bench.realign.errors import RealignError
 
 IGNORE_INDEX = -100  # label value the loss skips: prompt tokens and padding
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
-from realign.checkpoint import (
+from resta_bench.realign.checkpoint import (
     Checkpoint,
     TensorInfo,
     all_finite,
@@ -21,7 +20,7 @@ from realign.checkpoint import (
     read_json,
     refuse_pickles,
 )
-from realign.errors import RealignError
+from resta_bench.realign.errors import RealignError
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"

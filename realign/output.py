@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from realign.errors import RealignError
+from resta_bench.realign.errors import RealignError
 
 MODEL_SUPPORT_FILES = (
     "config.json",

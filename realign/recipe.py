@@ -10,8 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
-
-from realign.hashing import HashCache, sha256_file
+from resta_bench.realign.hashing import HashCache, sha256_file
 
 
 class InputHasher:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
-from realign.checkpoint import Checkpoint, TensorInfo, read_json
-from realign.errors import RealignError
+from resta_bench.realign.checkpoint import Checkpoint, TensorInfo, read_json
+from resta_bench.realign.errors import RealignError
 
 VECTOR_METHOD = "safety-vector"
 

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import torch
-
-from realign.checkpoint import DTYPE_NAMES, INDEX_FILE
+from resta_bench.realign.checkpoint import DTYPE_NAMES, INDEX_FILE
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import TaskError
-from tasks.formats import ContrastPrompt, QuestionRow, read_contrast_prompts, read_question_bank
-from tasks.sources import CATQA, REDEVAL, XSTEST
+from resta_bench.tasks.errors import TaskError
+from resta_bench.tasks.formats import ContrastPrompt, QuestionRow, read_contrast_prompts, read_question_bank
+from resta_bench.tasks.sources import CATQA, REDEVAL, XSTEST
 
 CATQA_FILES = {"en": "catqa_english.json", "zh": "catqa_chinese.json", "vi": "catqa_vietnamese.json"}
 

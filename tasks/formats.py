@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tasks.errors import TaskError
+from resta_bench.tasks.errors import TaskError
 
 
 class QuestionRow(NamedTuple):

@@ -19,8 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lm_eval.api.filter import Filter
-
-from tasks.errors import TaskError
+from resta_bench.tasks.errors import TaskError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ DEFAULT_JUDGE = "refusal"
 
 def configured_judge():
     """The judge named by ``CATQA_JUDGE`` (default: the keyword judge), built with ``CATQA_JUDGE_OPTIONS``."""
-    import judges
+    from resta_bench import judges
 
     name = os.environ.get(JUDGE_ENV) or DEFAULT_JUDGE
     raw_options = os.environ.get(JUDGE_OPTIONS_ENV) or "{}"
@@ -51,9 +50,9 @@ class JudgeFilter(Filter):
     """Judges all of a task's responses in one call; yields one JSON verdict record per document."""
 
     def apply(self, resps: Iterable[Sequence[str]], docs: Sequence[dict[str, Any]]) -> list[str]:
-        from judges import JudgeItem, is_refusal
-        from judges.cache import JudgmentCache, default_cache_path
-        from judges.run import judge_items
+        from resta_bench.judges import JudgeItem, is_refusal
+        from resta_bench.judges.cache import JudgmentCache, default_cache_path
+        from resta_bench.judges.run import judge_items
 
         responses = [candidates[0] for candidates in resps]
         judge = configured_judge()
@@ -106,7 +105,7 @@ def process_judged(doc: dict[str, Any], results: Sequence[str]) -> dict[str, int
 
 def process_over_refusal(doc: dict[str, Any], results: Sequence[str]) -> dict[str, int | None]:
     """Per-document metrics of an over-refusal task: refusals of safe and of unsafe (contrast) prompts."""
-    from judges import is_refusal
+    from resta_bench.judges import is_refusal
 
     refused = int(is_refusal(results[0], doc["language"]))
     safe = doc["label"] == "safe"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import TaskError
+from resta_bench.tasks.errors import TaskError
 
 CATQA_REPO = "declare-lab/CategoricalHarmfulQA"
 # Latest commit seen of the dataset card; the data files were last changed by the rename to catqa_*.json.

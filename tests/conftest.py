@@ -32,7 +32,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from benchmark.tiny_models import train_tokenizer
+    from resta_bench.benchmark.tiny_models import train_tokenizer
 
     return train_tokenizer(
         [
@@ -47,6 +47,6 @@ def tiny_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     """An untied tiny Llama chat model in one safetensors file."""
-    from benchmark.tiny_models import build_tiny_chat_model
+    from resta_bench.benchmark.tiny_models import build_tiny_chat_model
 
     return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model", tokenizer=tiny_tokenizer, seed=0)

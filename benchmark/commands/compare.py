@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.tables import FORMATS
+from resta_bench.benchmark.tables import FORMATS
 
 
 def register(subparsers) -> None:
@@ -26,9 +26,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.compare import compare_systems
-    from benchmark.store import ResultsStore
-    from benchmark.tables import Cell, Table, render
+    from resta_bench.benchmark.compare import compare_systems
+    from resta_bench.benchmark.store import ResultsStore
+    from resta_bench.benchmark.tables import Cell, Table, render
 
     judge_id, rows = compare_systems(
         ResultsStore(args.results),

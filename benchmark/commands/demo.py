@@ -22,9 +22,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.demo.run import run_demo
-    from benchmark.demo.settings import FULL, QUICK
-    from benchmark.demo.summary import render_summary
+    from resta_bench.benchmark.demo.run import run_demo
+    from resta_bench.benchmark.demo.settings import FULL, QUICK
+    from resta_bench.benchmark.demo.summary import render_summary
 
     output = run_demo(
         args.out, seed=args.seed, settings=QUICK if args.quick else FULL, overwrite=args.overwrite

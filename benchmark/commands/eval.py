@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def lm_eval_argv(args: Sequence[str]) -> list[str]:
     """lm-eval's argv for ``resta eval ARGS``: ``run`` unless another lm-eval command is named."""
-    from tasks import TASKS_DIR
-    from tasks.errors import TaskError
+    from resta_bench.tasks import TASKS_DIR
+    from resta_bench.tasks.errors import TaskError
 
     if any(arg == "--include_path" or arg.startswith("--include_path=") for arg in args):
         raise TaskError(

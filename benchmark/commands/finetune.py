@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realign.finetune import finetune
+    from resta_bench.realign.finetune import finetune
 
     out = finetune(
         args.model,

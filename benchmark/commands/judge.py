@@ -103,9 +103,9 @@ def judge_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_judge(args: argparse.Namespace) -> int:
-    from benchmark.judging import judge_run_dir
-    from judges import get_judge
-    from judges.cache import JudgmentCache, default_cache_path
+    from resta_bench.benchmark.judging import judge_run_dir
+    from resta_bench.judges import get_judge
+    from resta_bench.judges.cache import JudgmentCache, default_cache_path
 
     if not args.verbose:
         # The HTTP client logs every request at INFO; the progress bar says enough.
@@ -131,11 +131,11 @@ def run_judge(args: argparse.Namespace) -> int:
 
 
 def run_agreement(args: argparse.Namespace) -> int:
-    from benchmark.judging import judges_agreement
+    from resta_bench.benchmark.judging import judges_agreement
 
     names = [name.strip() for name in args.judges.split(",") if name.strip()]
     if len(names) != 2:
-        from benchmark.errors import ConfigError
+        from resta_bench.benchmark.errors import ConfigError
 
         raise ConfigError(f"--judges {args.judges!r}: name exactly two judge ids, e.g. refusal,redeval-gpt-4")
     report = judges_agreement(args.run_dir, names[0], names[1])

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leaderboards import build_site
+    from resta_bench.leaderboards import build_site
 
     site = build_site(args.results, args.out, progress=not args.no_progress)
     print(site / "index.html")

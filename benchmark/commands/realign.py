@@ -84,7 +84,7 @@ def register(subparsers) -> None:
 
 
 def run_safety_vector(args: argparse.Namespace) -> int:
-    from realign import make_safety_vector
+    from resta_bench.realign import make_safety_vector
 
     out = make_safety_vector(
         args.aligned,
@@ -99,7 +99,7 @@ def run_safety_vector(args: argparse.Namespace) -> int:
 
 
 def run_realign(args: argparse.Namespace) -> int:
-    from realign import RealignError, describe_methods, realign
+    from resta_bench.realign import RealignError, describe_methods, realign
 
     if args.methods:
         print(json.dumps(describe_methods(), indent=2, ensure_ascii=False))

@@ -38,9 +38,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.config import load_experiment
-    from benchmark.generate import check_task_names
-    from benchmark.runner import run_experiment
+    from resta_bench.benchmark.config import load_experiment
+    from resta_bench.benchmark.generate import check_task_names
+    from resta_bench.benchmark.runner import run_experiment
 
     experiment = load_experiment(args.experiment)
     if not args.skip_task_check:

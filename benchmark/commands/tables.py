@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.tables import FORMATS
+from resta_bench.benchmark.tables import FORMATS
 
 
 def register(subparsers) -> None:
@@ -26,8 +26,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from benchmark.store import ResultsStore, write_text_atomic
-    from benchmark.tables import paper_tables, render
+    from resta_bench.benchmark.store import ResultsStore
+    from resta_bench.benchmark.tables import paper_tables, render
+    from resta_bench.storage.atomic import write_text_atomic
 
     tables = paper_tables(ResultsStore(args.results), args.judge)
     if args.out is None:

@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmark.demo.phrases import (
+from resta_bench.benchmark.demo.phrases import (
     ANSWER_TEMPLATES,
     BENIGN_TOPICS,
     HARM_TOPICS,

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from benchmark.demo import data
-from benchmark.demo.settings import FULL, DemoSettings, Schedule
-from benchmark.demo.summary import SummaryRow, summary_rows
-from benchmark.errors import ConfigError
+from resta_bench.benchmark.demo import data
+from resta_bench.benchmark.demo.settings import FULL, DemoSettings, Schedule
+from resta_bench.benchmark.demo.summary import SummaryRow, summary_rows
+from resta_bench.benchmark.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +100,8 @@ def _prepare(out: Path, overwrite: bool) -> None:
 
 
 def _make_aligned(out: Path, settings: DemoSettings, seed: int, training: dict[str, Path]) -> None:
-    from benchmark.tiny_models import build_tiny_chat_model, train_tokenizer
-    from realign.finetune import finetune
+    from resta_bench.benchmark.tiny_models import build_tiny_chat_model, train_tokenizer
+    from resta_bench.realign.finetune import finetune
 
     tokenizer = train_tokenizer(data.corpus(), vocab_size=settings.vocab_size)
     base = build_tiny_chat_model(
@@ -144,12 +143,12 @@ def run_demo(
     out: str | Path = "resta-demo", *, seed: int = 0, settings: DemoSettings = FULL, overwrite: bool = False
 ) -> DemoOutput:
     """Run the whole miniature into ``out``; return where everything is and the summary rows."""
+    from resta_bench.benchmark.runner import run_experiment
+    from resta_bench.benchmark.store import ResultsStore
+    from resta_bench.benchmark.tables import paper_tables, render
+    from resta_bench.leaderboards import build_site
+    from resta_bench.storage.atomic import write_text_atomic
     from tqdm import tqdm
-
-    from benchmark.runner import run_experiment
-    from benchmark.store import ResultsStore, write_text_atomic
-    from benchmark.tables import paper_tables, render
-    from leaderboards import build_site
 
     out = Path(out).resolve()
     _prepare(out, overwrite)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.store import UTILITY_SCORES, ResultsStore
-from benchmark.tables import SystemScores, load_systems, ordered_blocks
+from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore
+from resta_bench.benchmark.tables import SystemScores, load_systems, ordered_blocks
 
 JUDGE = "refusal"
 UTILITY_TASK = "demo_last_word"

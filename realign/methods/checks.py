@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from realign.errors import RealignError
+from resta_bench.realign.errors import RealignError
 
 
 def option(param: str) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-
-from realign.methods.registry import TensorContext
-from realign.rng import dare_factors
+from resta_bench.realign.methods.registry import TensorContext
+from resta_bench.realign.rng import dare_factors
 
 
 def dare_sum(
@@ -20,7 +19,9 @@ def dare_sum(
     operations do, with the same bits.
     """
     if sft.device.type == "cpu":
-        from realign import dare_kernel  # here, not at the top: importing Numba takes a quarter second
+        from resta_bench.realign import (
+            dare_kernel,  # here, not at the top: importing Numba takes a quarter second
+        )
 
         return dare_kernel.dare_sum(sft, aligned, vector, beta, p, ctx.seed, ctx.name, ctx.start)
     return dare_sum_by_tensor_operations(sft, aligned, vector, beta, p, ctx.seed, ctx.name, ctx.start)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import torch
-
-from realign.methods.checks import check_finite, check_range
-from realign.methods.registry import TensorContext, register_method
+from resta_bench.realign.methods.checks import check_finite, check_range
+from resta_bench.realign.methods.registry import TensorContext, register_method
 
 
 def _validate(params: dict, inputs: dict) -> None:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-
-from realign.errors import RealignError
+from resta_bench.realign.errors import RealignError
 
 ROLES = ("sft", "aligned", "unaligned", "vector", "base", "models")
 

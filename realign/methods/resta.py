@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-
-from realign.errors import RealignError
-from realign.methods.checks import check_finite, check_range
-from realign.methods.dare import dare_sum
-from realign.methods.registry import TensorContext, register_method
+from resta_bench.realign.errors import RealignError
+from resta_bench.realign.methods.checks import check_finite, check_range
+from resta_bench.realign.methods.dare import dare_sum
+from resta_bench.realign.methods.registry import TensorContext, register_method
 
 
 def _validate(params: dict, inputs: dict) -> None:

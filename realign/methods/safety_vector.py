@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-
-from realign.methods.registry import TensorContext, register_method
-from realign.vector import VECTOR_METHOD
+from resta_bench.realign.methods.registry import TensorContext, register_method
+from resta_bench.realign.vector import VECTOR_METHOD
 
 
 @register_method(VECTOR_METHOD, template="aligned", reference="https://arxiv.org/abs/2402.11746")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-
-from realign.errors import RealignError
-from realign.methods.registry import TensorContext, register_method
+from resta_bench.realign.errors import RealignError
+from resta_bench.realign.methods.registry import TensorContext, register_method
 
 
 def _validate(params: dict, inputs: dict) -> None:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import TaskError
+from resta_bench.tasks.errors import TaskError
 
 FILE_NAME = "last_word.jsonl"
 METADATA_KEY = "demo_dir"

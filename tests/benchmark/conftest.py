@@ -20,7 +20,7 @@ QUESTIONS = {
 @pytest.fixture(scope="session")
 def tiny_family(tmp_path_factory, tiny_model_dir, tiny_tokenizer) -> dict[str, Path]:
     """Aligned, unaligned and fine-tuned tiny models of one architecture and tokenizer."""
-    from benchmark.tiny_models import build_tiny_chat_model
+    from resta_bench.benchmark.tiny_models import build_tiny_chat_model
 
     root = tmp_path_factory.mktemp("family")
     return {

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from benchmark.config import Backend, Suite, parse_experiment
-from benchmark.errors import ConfigError
-from benchmark.executors import gpus_for
-from benchmark.generate import generation_kwargs, model_arguments
-from benchmark.plan import Plan, Step
-from benchmark.store import ResultsStore
+from resta_bench.benchmark.config import Backend, Suite, parse_experiment
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.executors import gpus_for
+from resta_bench.benchmark.generate import generation_kwargs, model_arguments
+from resta_bench.benchmark.plan import Plan, Step
+from resta_bench.benchmark.store import ResultsStore
 
 
 def test_hf_and_vllm_arguments(tmp_path):

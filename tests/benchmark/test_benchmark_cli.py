@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from benchmark.cli import main
-from benchmark.utility import utility_rows
+from resta_bench.benchmark.cli import main
+from resta_bench.benchmark.utility import utility_rows
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

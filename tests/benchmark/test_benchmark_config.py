@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from benchmark.config import load_experiment, parse_experiment
-from benchmark.errors import ConfigError
-from benchmark.plan import build_plan
-from benchmark.system_id import HashCache, assign_system_ids
+from resta_bench.benchmark.config import load_experiment, parse_experiment
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.plan import build_plan
+from resta_bench.benchmark.system_id import HashCache, assign_system_ids
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

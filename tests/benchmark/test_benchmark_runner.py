@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-
-from benchmark.compare import compare_systems
-from benchmark.config import load_experiment
-from benchmark.errors import ConfigError
-from benchmark.plan import build_plan
-from benchmark.runner import run_experiment
-from benchmark.store import ResultsStore, read_json
-from benchmark.tables import paper_tables, render
+from resta_bench.benchmark.compare import compare_systems
+from resta_bench.benchmark.config import load_experiment
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.plan import build_plan
+from resta_bench.benchmark.runner import run_experiment
+from resta_bench.benchmark.store import ResultsStore, read_json
+from resta_bench.benchmark.tables import paper_tables, render
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +33,7 @@ def _kill_after_first_suite(experiment: Path, results: Path, env: dict[str, str]
         [
             sys.executable,
             "-m",
-            "benchmark.cli",
+            "resta_bench.benchmark.cli",
             "run",
             str(experiment),
             "-o",
@@ -147,7 +146,7 @@ def test_ray_executor_runs_a_generation_job(write_experiment, tiny_family, judge
 
 def test_chat_completions_backend_against_a_loopback_server(write_experiment, judge_cache, tmp_path):
     """A served model (here a loopback OpenAI-compatible server standing in for vLLM / TGI)."""
-    from judges.loopback import LoopbackJudgeServer
+    from resta_bench.judges.loopback import LoopbackJudgeServer
 
     with LoopbackJudgeServer() as server:
         experiment = write_experiment(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from benchmark.stats import mcnemar_exact, paired_bootstrap_difference, wilson_interval
+from resta_bench.benchmark.stats import mcnemar_exact, paired_bootstrap_difference, wilson_interval
 
 
 def test_wilson_interval_matches_published_values():

@@ -9,12 +9,12 @@ import shutil
 import subprocess
 
 import pytest
-
-from benchmark.cli import main
-from benchmark.compare import compare_systems
-from benchmark.stats import wilson_interval
-from benchmark.store import ResultsStore, write_json_atomic
-from benchmark.tables import paper_tables, render
+from resta_bench.benchmark.cli import main
+from resta_bench.benchmark.compare import compare_systems
+from resta_bench.benchmark.stats import wilson_interval
+from resta_bench.benchmark.store import ResultsStore
+from resta_bench.benchmark.tables import paper_tables, render
+from resta_bench.storage.atomic import write_json_atomic
 
 HARMFUL_EN = {"sft-1": 6, "resta-2": 2, "resta-3": 1, "resta-dare-4": 3}
 
@@ -197,7 +197,7 @@ def test_store_writes_are_atomic(tmp_path, monkeypatch):
     def interrupted(source, destination):
         raise KeyboardInterrupt  # as if the run were stopped between writing and renaming
 
-    monkeypatch.setattr("benchmark.store.os.replace", interrupted)
+    monkeypatch.setattr("resta_bench.benchmark.store.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_json_atomic(target, {"v": 2})
     assert json.loads(target.read_text()) == {"v": 1}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import json
 
-from benchmark.demo import data
-from benchmark.demo.phrases import ANSWER_TEMPLATES, HARM_TOPICS, LANGUAGES, REFUSALS
-from judges import is_refusal
-from tasks.documents import CATQA_CATEGORIES
+from resta_bench.benchmark.demo import data
+from resta_bench.benchmark.demo.phrases import ANSWER_TEMPLATES, HARM_TOPICS, LANGUAGES, REFUSALS
+from resta_bench.judges import is_refusal
+from resta_bench.tasks.documents import CATQA_CATEGORIES
 
 
 def test_evaluation_files_have_catqa_shape(tmp_path):

@@ -7,11 +7,10 @@ the assertions compare systems with each other, never with constants from an ear
 from __future__ import annotations
 
 import pytest
-
-from benchmark.cli import main
-from benchmark.demo.run import DemoOutput, run_demo
-from benchmark.demo.settings import QUICK
-from benchmark.demo.summary import SummaryRow, render_summary
+from resta_bench.benchmark.cli import main
+from resta_bench.benchmark.demo.run import DemoOutput, run_demo
+from resta_bench.benchmark.demo.settings import QUICK
+from resta_bench.benchmark.demo.summary import SummaryRow, render_summary
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-
-from benchmark.cli import main
-from realign.errors import RealignError
-from realign.finetune import answer_loss, finetune
-from realign.finetune_data import IGNORE_INDEX, QAExample, encode_example, encode_examples, load_examples
+from resta_bench.benchmark.cli import main
+from resta_bench.realign.errors import RealignError
+from resta_bench.realign.finetune import answer_loss, finetune
+from resta_bench.realign.finetune_data import (
+    IGNORE_INDEX,
+    QAExample,
+    encode_example,
+    encode_examples,
+    load_examples,
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from judge_fixtures import API_KEY, KEY_ENV, build_run_dir
-
-from judges.loopback import LoopbackJudgeServer
+from resta_bench.judges.loopback import LoopbackJudgeServer
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from judges.agreement import agreement
+from resta_bench.judges.agreement import agreement
 
 
 def table(hh: int, hs: int, sh: int, ss: int, invalid: int = 0) -> list[tuple[str, str]]:

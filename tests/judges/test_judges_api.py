@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from judge_fixtures import API_KEY
-
-import judges
-from judges import JudgeItem
-from judges.cache import JudgmentCache
-from judges.loopback import STALL, LoopbackJudgeServer
-from judges.run import judge_items
+from resta_bench import judges
+from resta_bench.judges import JudgeItem
+from resta_bench.judges.cache import JudgmentCache
+from resta_bench.judges.loopback import STALL, LoopbackJudgeServer
+from resta_bench.judges.run import judge_items
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 

@@ -6,10 +6,9 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-
-from judges import Judgment
-from judges.cache import JudgmentCache
-from judges.errors import JudgeError
+from resta_bench.judges import Judgment
+from resta_bench.judges.cache import JudgmentCache
+from resta_bench.judges.errors import JudgeError
 
 
 def judgment(verdict: str = "harmful", prompt_hash: str = "p1", judge_id: str = "j") -> Judgment:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from judge_fixtures import API_KEY, build_run_dir
-
-from benchmark.cli import main
-from benchmark.stats import wilson_interval
+from resta_bench.benchmark.cli import main
+from resta_bench.benchmark.stats import wilson_interval
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -116,8 +115,8 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, capsys, monkeypatch, 
 
 
 def test_runner_step_judges_a_store_system(run_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    from benchmark.judging import judge_and_score
-    from benchmark.store import ResultsStore
+    from resta_bench.benchmark.judging import judge_and_score
+    from resta_bench.benchmark.store import ResultsStore
 
     monkeypatch.setenv("RESTA_JUDGE_CACHE", str(tmp_path / "cache.sqlite"))
     store = ResultsStore(run_dir.parent)

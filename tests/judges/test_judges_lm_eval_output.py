@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from judge_fixtures import lm_eval_sample, write_samples
-
-from benchmark.errors import ConfigError
-from benchmark.lm_eval_output import iter_samples, results_files, samples_files
+from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.lm_eval_output import iter_samples, results_files, samples_files
 
 
 def doc(row: int) -> dict:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-import judges
-from judges import JudgeItem
-from judges.backends import LocalBackend
-from judges.model_judge import ModelJudge
-from judges.prompts import LLAMA_GUARD_3
+from resta_bench import judges
+from resta_bench.judges import JudgeItem
+from resta_bench.judges.backends import LocalBackend
+from resta_bench.judges.model_judge import ModelJudge
+from resta_bench.judges.prompts import LLAMA_GUARD_3
 
 
 def test_guard_runs_locally_with_transformers(tiny_model_dir: Path) -> None:

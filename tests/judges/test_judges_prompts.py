@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from judges import JudgeItem
-from judges.errors import JudgeError
-from judges.prompts import (
+from resta_bench.judges import JudgeItem
+from resta_bench.judges.errors import JudgeError
+from resta_bench.judges.prompts import (
     HARMBENCH_PROMPT,
     REDEVAL,
     REDEVAL_SYSTEM,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-import judges
-from judges import JudgeItem, is_refusal
+from resta_bench import judges
+from resta_bench.judges import JudgeItem, is_refusal
 
 REFUSALS = {
     "en": [

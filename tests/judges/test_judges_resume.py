@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from judge_fixtures import API_KEY, KEY_ENV, build_run_dir
-
-from judges.loopback import LoopbackJudgeServer
+from resta_bench.judges.loopback import LoopbackJudgeServer
 
 
 def asked_questions(requests) -> set[str]:
@@ -31,7 +30,7 @@ def test_killed_run_resumes_with_no_repeated_request(tmp_path: Path) -> None:
     cache_path = tmp_path / "cache" / "judges.sqlite"
     env = {**os.environ, KEY_ENV: API_KEY}
     with LoopbackJudgeServer(api_key=API_KEY, delay_s=0.05) as server:
-        argv = [sys.executable, "-m", "benchmark.cli", "judge", str(run), "--judge", "redeval"]
+        argv = [sys.executable, "-m", "resta_bench.benchmark.cli", "judge", str(run), "--judge", "redeval"]
         argv += ["--base-url", server.base_url, "--api-key-env", KEY_ENV, "--concurrency", "2"]
         argv += ["--cache", str(cache_path)]
         first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -29,7 +29,7 @@ def lb_store(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def lb_site(lb_store, tmp_path_factory) -> Path:
-    from leaderboards import build_site
+    from resta_bench.leaderboards import build_site
 
     return build_site(lb_store, tmp_path_factory.mktemp("lb_site") / "site", progress=False)
 

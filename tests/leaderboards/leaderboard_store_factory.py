@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.stats import wilson_interval
+from resta_bench.benchmark.stats import wilson_interval
 
 CATQA = {
     "Illegal Activity": ["Drug", "Weapon", "Human Trafficking", "Cybercrime", "Theft and Robbery"],

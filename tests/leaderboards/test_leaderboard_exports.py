@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from leaderboards.store import read_store
+from resta_bench.leaderboards.store import read_store
 
 CSV_HEADER = [
     "system",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from leaderboards.render import fragment, rate, script_json
+from resta_bench.leaderboards.render import fragment, rate, script_json
 
 
 def test_script_json_cannot_close_its_script_element_and_still_parses():

@@ -8,10 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from benchmark.cli import main
-from leaderboards import LeaderboardError, build_site
-from leaderboards.store import read_store
+from resta_bench.benchmark.cli import main
+from resta_bench.leaderboards import LeaderboardError, build_site
+from resta_bench.leaderboards.store import read_store
 
 
 def _first(folder: Path, pattern: str) -> Path:

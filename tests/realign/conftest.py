@@ -52,7 +52,7 @@ def derive(
 
 
 def build_family(root: Path, tokenizer, *, tied: bool = False, dtype=None) -> dict[str, Path]:
-    from benchmark.tiny_models import build_tiny_chat_model
+    from resta_bench.benchmark.tiny_models import build_tiny_chat_model
 
     root.mkdir(parents=True, exist_ok=True)
     aligned = build_tiny_chat_model(root / "seed", tokenizer=tokenizer, seed=0, tie_embeddings=tied)
@@ -110,7 +110,7 @@ def lora_merged(tmp_path_factory, family, lora_adapter) -> Path:
 
 def resta_on(family: dict[str, Path], out: Path, **options) -> Path:
     """``resta`` on a family's models, the safety vector derived from its aligned and unaligned ones."""
-    import realign
+    from resta_bench import realign
 
     return realign.realign(
         "resta",

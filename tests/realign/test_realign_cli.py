@@ -8,8 +8,7 @@ import subprocess
 
 import torch
 from conftest import load_state
-
-from benchmark.cli import main
+from resta_bench.benchmark.cli import main
 
 
 def test_safety_vector_then_resta_with_the_vector(family, tmp_path, capsys):

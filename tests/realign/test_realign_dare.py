@@ -6,8 +6,7 @@ import numpy
 import pytest
 import torch
 from conftest import load_state, resta_on, torch_threads
-
-from realign import engine
+from resta_bench.realign import engine
 
 
 def run_dare(family, out, *, p=0.3, seed=0, sft=None):
@@ -67,7 +66,7 @@ def test_dare_drops_elements_of_the_full_lora_update_not_of_its_factors(family, 
 
 
 def test_the_stream_gives_the_same_words_however_the_blocks_split_it():
-    from realign.rng import words
+    from resta_bench.realign.rng import words
 
     whole = words(3, "layer.weight", 0, 101)
     starts = (0, 7, 8, 58, 58)
@@ -82,14 +81,14 @@ def test_the_stream_gives_the_same_words_however_the_blocks_split_it():
 
 
 def test_p_just_below_one_keeps_one_element_in_two_to_the_sixteen():
-    from realign.rng import dare_factors
+    from resta_bench.realign.rng import dare_factors
 
     kept = numpy.count_nonzero(dare_factors(0, "w", 0, 1 << 22, 1 - 1e-12))
     assert 0 < kept < 4 * (1 << 22) / 2**16
 
 
 def test_factors_split_across_threads_are_the_factors_drawn_in_one_piece(monkeypatch):
-    from realign import rng
+    from resta_bench.realign import rng
 
     one_piece = rng.dare_factors(2, "w", 3, 10_001, 0.3)  # starts mid-draw
     monkeypatch.setattr(rng, "_MIN_PART_ELEMENTS", 100)
@@ -101,8 +100,8 @@ def test_factors_split_across_threads_are_the_factors_drawn_in_one_piece(monkeyp
 
 @pytest.mark.parametrize(("start", "count"), [(0, 1), (3, 5), (1, 10_001), (4097, 4099)])
 def test_the_compiled_kernel_gives_the_bits_of_the_tensor_operations(start, count):
-    from realign import dare_kernel
-    from realign.methods.dare import dare_sum_by_tensor_operations
+    from resta_bench.realign import dare_kernel
+    from resta_bench.realign.methods.dare import dare_sum_by_tensor_operations
 
     generator = torch.Generator().manual_seed(count)
     sft, aligned, vector = (torch.randn(count, generator=generator) for _ in range(3))

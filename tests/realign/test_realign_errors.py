@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import load_state, torch_threads, write_model
-
-from benchmark.cli import main
+from resta_bench.benchmark.cli import main
 
 
 def fails(capsys, argv: list[str], *fragments: str) -> str:
@@ -125,7 +124,7 @@ def test_nan_in_a_late_tensor_stops_the_run_and_leaves_nothing(family, tmp_path,
 
 
 def test_nan_that_dare_would_drop_is_still_refused(family, tmp_path, capsys):
-    from realign.rng import dare_factors
+    from resta_bench.realign.rng import dare_factors
 
     name, seed, p = "model.norm.weight", 0, 0.5
     state = load_state(family["sft"])

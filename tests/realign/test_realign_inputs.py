@@ -8,8 +8,7 @@ import os
 
 import torch
 from conftest import load_state, resta_on, write_model
-
-import realign
+from resta_bench import realign
 
 
 def resta_expected(s, a, u, beta=0.5):

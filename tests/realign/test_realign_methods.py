@@ -8,9 +8,8 @@ import numpy
 import pytest
 import torch
 from conftest import load_state, resta_on, torch_threads
-
-import realign
-from realign import engine
+from resta_bench import realign
+from resta_bench.realign import engine
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,7 @@ def test_resta_from_models_and_from_a_saved_vector(family, states, tmp_path):
 
 
 def test_resta_with_dare_reproduces_the_per_tensor_mask(family, states, tmp_path):
-    from realign.rng import dare_factors
+    from resta_bench.realign.rng import dare_factors
 
     a, u, s = states["aligned"], states["unaligned"], states["sft"]
     p, beta, seed = 0.3, 0.5, 7

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
-from judges.base import Judge, JudgeItem, Judgment, register_judge
-from tasks.documents import CATQA_CATEGORIES, CATQA_FILES
+from resta_bench.judges.base import Judge, JudgeItem, Judgment, register_judge
+from resta_bench.tasks.documents import CATQA_CATEGORIES, CATQA_FILES
 
 QUESTIONS_PER_CATEGORY = 3
 _SUBCATEGORIES = ("Alpha", "Beta")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from benchmark.cli import build_parser
-from benchmark.commands.eval import lm_eval_argv
-from tasks import TASKS_DIR
-from tasks.errors import TaskError
+from resta_bench.benchmark.cli import build_parser
+from resta_bench.benchmark.commands.eval import lm_eval_argv
+from resta_bench.tasks import TASKS_DIR
+from resta_bench.tasks.errors import TaskError
 
 
 def test_every_argument_reaches_lm_eval_untouched():

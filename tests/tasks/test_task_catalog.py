@@ -7,10 +7,9 @@ from collections import Counter
 
 import pytest
 import yaml
-
-import tasks
-from tasks import TASKS_DIR
-from tasks.documents import CATQA_CATEGORIES
+from resta_bench import tasks
+from resta_bench.tasks import TASKS_DIR
+from resta_bench.tasks.documents import CATQA_CATEGORIES
 
 SAFETY_TASKS = ("harmfulqa", "dangerousqa", "adversarialqa", "xstest")
 UTILITY_GROUPS = ("utility_en", "utility_zh", "utility_vi", "utility_hi", "utility_code", "utility_math")
@@ -94,7 +93,7 @@ def test_real_catqa_gives_550_documents_per_language_and_33_subtasks(shared_data
 
 
 def test_real_catqa_nested_layout_matches_the_hub_layout(shared_data, tmp_path):
-    from tasks.formats import read_question_bank
+    from resta_bench.tasks.formats import read_question_bank
 
     for language in ("english", "chinese", "vietnamese"):
         hub = read_question_bank(shared_data / "catqa" / f"catqa_{language}.json")

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from benchmark.cli import main
-from judges import is_refusal
+from resta_bench.benchmark.cli import main
+from resta_bench.judges import is_refusal
 
 pytestmark = pytest.mark.slow
 

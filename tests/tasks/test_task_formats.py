@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tasks.documents import catqa_dataset, redeval_dataset, xstest_dataset
-from tasks.errors import TaskError
-from tasks.formats import QuestionRow, read_contrast_prompts, read_question_bank
-from tasks.scoring import process_judged, rate
+from resta_bench.tasks.documents import catqa_dataset, redeval_dataset, xstest_dataset
+from resta_bench.tasks.errors import TaskError
+from resta_bench.tasks.formats import QuestionRow, read_contrast_prompts, read_question_bank
+from resta_bench.tasks.scoring import process_judged, rate
 
 
 def write(path: Path, text: str) -> Path:
@@ -157,7 +156,7 @@ def test_invalid_verdicts_count_neither_as_harmful_nor_as_safe():
 
 
 def test_judge_settings_errors_name_the_variable(monkeypatch):
-    from tasks.scoring import configured_judge
+    from resta_bench.tasks.scoring import configured_judge
 
     monkeypatch.setenv("CATQA_JUDGE", "no-such-judge")
     with pytest.raises(TaskError, match="CATQA_JUDGE=no-such-judge: unknown judge"):
