@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "resta_bench.benchmark.commands.tables",
     "resta_bench.benchmark.commands.leaderboard",
     "resta_bench.benchmark.commands.judge",
+    "resta_bench.benchmark.commands.validate_judge",
     "resta_bench.benchmark.commands.demo",
 )
 # OS errors that are the machine's state, not a bug: reported as one line, exit code 2.

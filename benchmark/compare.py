@@ -3,7 +3,8 @@
 Items are paired by (task, doc_id); a pair counts only when both verdicts are harmful or safe
 (invalid verdicts are reported, never folded in). For each group (overall, per language, per
 benchmark × language) it gives both harmful rates, their difference B − A with a paired bootstrap
-95% interval, and the exact McNemar p-value of the discordant pairs.
+95% interval, and the exact McNemar p-value of the discordant pairs. A group with no valid pair has
+no rates, difference or p-value (None), rather than zeros that would read as measurements.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.benchmark.stats import mcnemar_exact, paired_bootstrap_difference
 from resta_bench.benchmark.store import ResultsStore
+from resta_bench.storage.names import check_name
 
 ALL = "all"
 
@@ -23,14 +25,14 @@ class PairedRow:
     language: str
     n: int  # pairs with a valid verdict on both sides
     invalid: int  # pairs left out because either verdict is invalid
-    rate_a: float
-    rate_b: float
-    difference: float
-    ci_low: float
-    ci_high: float
+    rate_a: float | None  # None (here and below) when n is 0
+    rate_b: float | None
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
     only_a: int  # harmful under A only
     only_b: int  # harmful under B only
-    p_value: float
+    p_value: float | None
 
 
 def common_judge(store: ResultsStore, system_a: str, system_b: str, judge_id: str | None) -> str:
@@ -61,6 +63,12 @@ def compare_systems(
     seed: int = 0,
 ) -> tuple[str, list[PairedRow]]:
     """The judge used and one row per group, overall first."""
+    if iterations < 1:
+        raise ConfigError(f"--iterations {iterations}: must be at least 1")
+    check_name(system_a, "--a")
+    check_name(system_b, "--b")
+    if judge_id is not None:
+        check_name(judge_id, "--judge")
     for system_id in (system_a, system_b):
         store.require_system(system_id)
     judge_id = common_judge(store, system_a, system_b, judge_id)
@@ -88,7 +96,7 @@ def _paired_row(
     valid = [(a == "harmful", b == "harmful") for a, b in pairs if "invalid" not in (a, b)]
     a = [float(x) for x, _ in valid]
     b = [float(y) for _, y in valid]
-    difference, low, high = paired_bootstrap_difference(a, b, iterations=iterations, seed=seed)
+    difference, low, high = paired_bootstrap_difference(a, b, iterations=iterations, seed=seed) or (None,) * 3
     only_a = sum(1 for x, y in valid if x and not y)
     only_b = sum(1 for x, y in valid if y and not x)
     n = len(valid)
@@ -97,12 +105,12 @@ def _paired_row(
         language=group[1],
         n=n,
         invalid=len(pairs) - n,
-        rate_a=sum(a) / n if n else 0.0,
-        rate_b=sum(b) / n if n else 0.0,
+        rate_a=sum(a) / n if n else None,
+        rate_b=sum(b) / n if n else None,
         difference=difference,
         ci_low=low,
         ci_high=high,
         only_a=only_a,
         only_b=only_b,
-        p_value=mcnemar_exact(only_a, only_b),
+        p_value=mcnemar_exact(only_a, only_b) if n else None,
     )

@@ -24,6 +24,7 @@ Layout (see ``examples/`` for complete files)::
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,12 +32,15 @@ from typing import Any
 
 import yaml
 from resta_bench.benchmark.errors import ConfigError
+from resta_bench.storage.names import check_name
 
 ROLES = ("aligned", "unaligned", "sft", "realigned")
 REGIMES = ("lora", "full")
 BACKENDS = ("hf", "vllm", "local-chat-completions")
 # Inputs a recipe may take, each naming another system of the experiment.
 RECIPE_INPUTS = ("sft", "aligned", "unaligned", "base")
+# Keys of a ``finetune`` that are not ``realign.finetune`` settings: its input system and its data file.
+FINETUNE_INPUTS = ("from", "data")
 # Recipe parameters with a known type; any other key is passed on to the method as it is.
 NUMBER_PARAMS = ("beta", "dare_p")
 
@@ -202,6 +206,10 @@ class _Fields:
             return default
         return _check_type(self.source, self.at(key), self.mapping[key], kind)
 
+    def name(self, key: str) -> str:
+        """A required string that becomes a file or folder name (storage's one rule for those)."""
+        return check_name(self.get(key, str, required=True), f"{self.source}: {self.at(key)}")
+
     def choice(self, key: str, options: tuple[str, ...], default: str | None = None) -> str | None:
         value = self.get(key, str, default)
         if value is not None and value not in options:
@@ -242,6 +250,19 @@ def _check_type(source: str, path: str, value: Any, kind: type | tuple[type, ...
     return value
 
 
+def _check_finite(source: str, path: str, value: Any) -> None:
+    """No number anywhere in the file may be ``.inf`` or ``.nan``: lm-eval, the judges and the methods would
+    each fail on one only when they reach it, hours into a run."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {path}: must be a finite number, got {value}")
+    if isinstance(value, Mapping):
+        for key, element in value.items():
+            _check_finite(source, f"{path}.{key}" if path else str(key), element)
+    elif isinstance(value, list):
+        for index, element in enumerate(value):
+            _check_finite(source, f"{path}[{index}]", element)
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; raise ``ConfigError`` naming the field on any mistake."""
     path = Path(path)
@@ -263,6 +284,7 @@ def parse_experiment(document: Any, source: str | Path = "<experiment>") -> Expe
     source_path = Path(source) if not str(source).startswith("<") else None
     here = source_path.parent if source_path is not None else Path.cwd()
     top = _Fields(str(source), "", document)
+    _check_finite(top.source, "", document)
     top.only(("name", "data", "models_dir", "backend", "systems", "suites", "judges"))
 
     default_backend = _backend(top.child("backend"), Backend()) if "backend" in top.mapping else Backend()
@@ -359,11 +381,13 @@ def _suite(fields: _Fields) -> Suite:
             "confirm_run_unsafe_code",
         )
     )
+    # Task names become file names in lm-eval's output (samples_<task>_<time>.jsonl).
     tasks = tuple(
-        _check_type(fields.source, at, task, str) for at, task in fields.items("tasks", required=True)
+        check_name(_check_type(fields.source, at, task, str), f"{fields.source}: {at}")
+        for at, task in fields.items("tasks", required=True)
     )
     suite = Suite(
-        name=fields.get("name", str, required=True),
+        name=fields.name("name"),  # the suite's folder in every system's lm_eval/
         tasks=tasks,
         apply_chat_template=fields.get("apply_chat_template", bool, True),
         system_prompt=fields.get("system_prompt", str),
@@ -377,12 +401,20 @@ def _suite(fields: _Fields) -> Suite:
         fields.fail("must be at least 1", "max_gen_toks")
     if suite.limit is not None and suite.limit <= 0:
         fields.fail("must be positive (a count, or a fraction below 1)", "limit")
+    if suite.limit is not None and suite.limit >= 1 and suite.limit != int(suite.limit):
+        # lm-eval reads a limit of 1 or more as a document count and would cut 2.5 to 2 without a word.
+        fields.fail(f"must be a whole number of documents, or a fraction below 1, got {suite.limit}", "limit")
+    if suite.num_fewshot is not None and suite.num_fewshot < 0:
+        fields.fail("must be at least 0", "num_fewshot")
     return suite
 
 
 def _judge(fields: _Fields) -> JudgeSpec:
     fields.only(("name", "options"))
-    return JudgeSpec(name=fields.get("name", str, required=True), options=fields.get("options", dict, {}))
+    options = fields.get("options", dict, {})
+    if "judge_id" in options:  # names the judgments and scores files
+        check_name(options["judge_id"], f"{fields.source}: {fields.at('options')}.judge_id")
+    return JudgeSpec(name=fields.get("name", str, required=True), options=options)
 
 
 def _systems(

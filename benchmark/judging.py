@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,20 @@ from typing import Any
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.benchmark.lm_eval_output import Sample, iter_samples
 from resta_bench.benchmark.scoring import scores_document
-from resta_bench.benchmark.store import ResultsStore
+from resta_bench.benchmark.store import (
+    SYSTEM_FILE,
+    ResultsStore,
+    judgments_path,
+    read_json_object,
+    read_judgments,
+    scores_path,
+)
 from resta_bench.judges import Judge, JudgeItem, Judgment, get_judge, is_refusal
 from resta_bench.judges.agreement import agreement
 from resta_bench.judges.cache import JudgmentCache, default_cache_path
 from resta_bench.judges.refusal import LANGUAGES as REFUSAL_LANGUAGES
 from resta_bench.judges.run import judge_items
 from resta_bench.storage.atomic import write_json_atomic, write_text_atomic
-
-SYSTEM_FILE = "system.json"
 
 
 @dataclass
@@ -96,12 +102,7 @@ def judgment_record(sample: Sample, judgment: Judgment, judge: Judge) -> dict[st
 
 def _system_id(system_dir: Path) -> str:
     path = system_dir / SYSTEM_FILE
-    if path.is_file():
-        try:
-            return json.loads(path.read_text(encoding="utf-8")).get("system_id") or system_dir.name
-        except ValueError as error:
-            raise ConfigError(f"{path}: not valid JSON ({error})") from None
-    return system_dir.name
+    return (read_json_object(path).get("system_id") if path.is_file() else None) or system_dir.name
 
 
 def judge_into(
@@ -113,6 +114,7 @@ def judge_into(
     progress: bool = True,
 ) -> JudgeSummary:
     """Judge the safety samples under ``lm_eval_roots``; write judgments and scores into ``system_dir``."""
+    judgments_file, scores_file = judgments_path(system_dir, judge.id), scores_path(system_dir, judge.id)
     samples = safety_samples(lm_eval_roots)
     items = [
         JudgeItem(s.doc["question"], s.response, s.doc.get("language", "en"), s.doc.get("category") or None)
@@ -123,9 +125,7 @@ def judge_into(
         (judgment_record(s, j, judge) for s, j in zip(samples, judgments, strict=True)),
         key=lambda r: (r["task"], r["doc_id"]),
     )
-    judgments_path = system_dir / "judgments" / f"{judge.id}.jsonl"
-    scores_path = system_dir / "scores" / f"{judge.id}.json"
-    write_text_atomic(judgments_path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_text_atomic(judgments_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     judge_block = {
         "id": judge.id,
         "model": judge.model,
@@ -135,11 +135,11 @@ def judge_into(
     scores = scores_document(
         records, judge=judge_block, system_id=_system_id(system_dir), refusal_languages=REFUSAL_LANGUAGES
     )
-    write_json_atomic(scores_path, scores)
+    write_json_atomic(scores_file, scores)
     return JudgeSummary(
         judge_id=judge.id,
-        judgments_path=judgments_path,
-        scores_path=scores_path,
+        judgments_path=judgments_file,
+        scores_path=scores_file,
         verdicts=dict(Counter(r["verdict"] for r in records)),
         invalid_languages=sorted({r["language"] for r in records if not r["language_valid"]}),
     )
@@ -148,18 +148,30 @@ def judge_into(
 def judge_run_dir(
     run_dir: str | Path, judge: Judge, *, cache: JudgmentCache | None = None, progress: bool = True
 ) -> JudgeSummary:
-    """Judge one system folder (its ``lm_eval/`` tree) or a bare lm-eval output folder, in place."""
+    """Judge one system folder (its ``lm_eval/`` tree) or a bare lm-eval output folder, in place.
+
+    A system folder of a results store is judged under the store's lock, as the runner writes it.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such directory")
     lm_eval_root = run_dir / "lm_eval" if (run_dir / "lm_eval").is_dir() else run_dir
-    return judge_into(run_dir, [lm_eval_root], judge, cache=cache, progress=progress)
+    with _store_lock(run_dir):
+        return judge_into(run_dir, [lm_eval_root], judge, cache=cache, progress=progress)
+
+
+def _store_lock(run_dir: Path) -> AbstractContextManager[None]:
+    in_store = (run_dir / SYSTEM_FILE).is_file()
+    return ResultsStore(run_dir.absolute().parent).lock() if in_store else nullcontext()
 
 
 def judge_and_score(
     store: ResultsStore, system_id: str, judge_name: str, options: dict[str, Any], suites: Sequence[str]
 ) -> dict[str, Any]:
-    """The runner's judging step; returns a summary for ``system.json``. Uses the default judge cache."""
+    """The runner's judging step (under the runner's store lock); returns a summary for ``system.json``.
+
+    Uses the default judge cache.
+    """
     roots = [store.suite_dir(system_id, suite) for suite in suites]
     judge = get_judge(judge_name, **options)
     with JudgmentCache(default_cache_path()) as cache:
@@ -169,9 +181,7 @@ def judge_and_score(
 
 def judges_agreement(run_dir: str | Path, judge_a: str, judge_b: str) -> dict[str, Any]:
     """Agreement of two judges on the responses both judged, overall ("all") and per language."""
-    run_dir = Path(run_dir)
-    store = ResultsStore(run_dir.parent)
-    a, b = store.read_judgments(run_dir.name, judge_a), store.read_judgments(run_dir.name, judge_b)
+    a, b = read_judgments(Path(run_dir), judge_a), read_judgments(Path(run_dir), judge_b)
     shared = sorted(a.keys() & b.keys())
     by_language: dict[str, list[tuple[str, str]]] = {"all": []}
     for key in shared:

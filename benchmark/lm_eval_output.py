@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.store import text_lines
 
 
 @dataclass(frozen=True)
@@ -64,23 +65,22 @@ def results_files(root: Path) -> list[Path]:
 def read_samples(path: Path, task: str) -> Iterator[Sample]:
     """One sample per ``doc_id`` (the first line of each: later lines repeat it for other filters)."""
     seen: set[int] = set()
-    with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                doc_id = int(record["doc_id"])
-                doc = record["doc"]
-                response = record["resps"][0][0]
-            except (ValueError, KeyError, IndexError, TypeError) as error:
-                raise ConfigError(f"{path}: line {number} is not an lm-eval sample ({error!r})") from None
-            if not isinstance(response, str) or not isinstance(doc, dict):
-                raise ConfigError(f"{path}: line {number}: 'resps[0][0]' is not a generated text")
-            if doc_id in seen:
-                continue
-            seen.add(doc_id)
-            yield Sample(task=task, doc_id=doc_id, doc=doc, response=response, path=path)
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            doc_id = int(record["doc_id"])
+            doc = record["doc"]
+            response = record["resps"][0][0]
+        except (ValueError, KeyError, IndexError, TypeError) as error:
+            raise ConfigError(f"{path}: line {number} is not an lm-eval sample ({error!r})") from None
+        if not isinstance(response, str) or not isinstance(doc, dict):
+            raise ConfigError(f"{path}: line {number}: 'resps[0][0]' is not a generated text")
+        if doc_id in seen:
+            continue
+        seen.add(doc_id)
+        yield Sample(task=task, doc_id=doc_id, doc=doc, response=response, path=path)
 
 
 def iter_samples(root: Path) -> Iterator[Sample]:

@@ -8,6 +8,9 @@ Python API (what ``resta run`` and the offline demo call)::
     print(plan.render())                                                     # each step, done / pending
     run_experiment(path, "results/", executor="ray", ray_address="auto")     # jobs on a Ray cluster
 
+Before anything runs, ``benchmark.checks`` validates what it can without a model (methods, judges,
+fine-tune settings, where models will be written); a run then holds the store's lock.
+
 Steps, in waves: make missing models (fine-tunes through ``realign.finetune``, re-aligned variants
 through ``realign.realign``), generate (lm-eval in-process, one job per system × suite), judge and
 score (after the generating model is released), utility scores from lm-eval's own metrics. Finished
@@ -21,9 +24,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from resta_bench.benchmark.config import Experiment, SystemSpec, load_experiment
+from resta_bench.benchmark.checks import check_experiment, check_model_folders
+from resta_bench.benchmark.config import FINETUNE_INPUTS, Experiment, SystemSpec, load_experiment
 from resta_bench.benchmark.errors import ConfigError
-from resta_bench.benchmark.executors import make_executor
+from resta_bench.benchmark.executors import LocalExecutor, RayExecutor, make_executor
 from resta_bench.benchmark.plan import (
     GENERATE,
     JUDGE,
@@ -60,20 +64,35 @@ def run_experiment(
 ) -> Plan:
     """Run every pending step of ``experiment`` into ``results_dir``; return the plan as it was found.
 
-    ``device`` overrides the backends' device for generation (e.g. ``cpu``).
+    ``device`` overrides the backends' device for generation (e.g. ``cpu``). A run holds the store's
+    lock: a second run on the same store waits for it, then finds the finished work and skips it.
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    _check_finetune_settings(experiment)
-    plan = build_plan(experiment, results_dir)
-    plan.device = device
+    check_experiment(experiment)
+    plan = _plan(experiment, results_dir, device)
     if dry_run or not plan.pending:
-        return plan
+        return plan  # nothing written, not even the lock file
     missing = plan.missing_models()
     if missing:
         raise ConfigError(f"{experiment.source}: {missing[0]}: no such model folder")
+    with plan.store.lock():
+        plan = _plan(experiment, results_dir, device)  # another run may have done some while this one waited
+        if plan.pending:
+            _run(plan, make_executor(executor, ray_address))
+    return plan
 
-    runner = make_executor(executor, ray_address)
+
+def _plan(experiment: Experiment, results_dir: str | Path, device: str | None) -> Plan:
+    plan = build_plan(experiment, results_dir)
+    check_model_folders(plan)
+    plan.device = device
+    return plan
+
+
+def _run(plan: Plan, runner: LocalExecutor | RayExecutor) -> None:
+    """Every pending step, wave by wave, each step's record merged into its system's system.json."""
+    experiment = plan.experiment
     started = utc_now()
     touched = [experiment.system(name) for name in dict.fromkeys(step.system for step in plan.pending)]
     for spec in touched:
@@ -92,33 +111,6 @@ def run_experiment(
     finished = utc_now()
     for spec in touched:
         _update_system(plan, spec, {"provenance": {"finished": finished}})
-    return plan
-
-
-def _check_finetune_settings(experiment: Experiment) -> None:
-    """Fine-tune settings are ``realign.finetune``'s keyword arguments; a typo fails before any work."""
-    specs = [spec for spec in experiment.systems if spec.finetune is not None]
-    if not specs:
-        return
-    import inspect
-
-    from resta_bench.realign.finetune import finetune
-
-    accepted = set(inspect.signature(finetune).parameters) - {
-        "model",
-        "data",
-        "out",
-        "lora",
-        "overwrite",
-        "description",
-    }
-    for spec in specs:
-        for key in spec.finetune or {}:
-            if key not in accepted | {"from", "data"}:
-                raise ConfigError(
-                    f"{experiment.source}: {spec.origin}.finetune.{key}: unknown setting; "
-                    f"expected one of {', '.join(sorted(accepted))}"
-                )
 
 
 def execute_step(plan: Plan, step: Step) -> dict[str, Any]:
@@ -154,7 +146,9 @@ def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
     if spec.finetune is not None:
         from resta_bench.realign.finetune import finetune
 
-        settings = {key: value for key, value in spec.finetune.items() if key not in ("from", "data")}
+        settings = {key: value for key, value in spec.finetune.items() if key not in FINETUNE_INPUTS}
+        # overwrite=True replaces only a folder resta wrote (a leftover of an unfinished model); any other
+        # folder there was refused before the run began (checks.check_model_folders).
         finetune(
             inputs["from"],
             spec.finetune["data"],
@@ -169,7 +163,7 @@ def _make_model(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
 
         recipe = spec.recipe
         assert recipe is not None
-        realign.realign(
+        realign.realign(  # overwrite: as for finetune above
             recipe.method,
             out=out,
             seed=recipe.seed,
@@ -275,9 +269,9 @@ def _identity(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
     }
     made_by = Path(model_path(plan, spec)) / ("recipe.json" if recipe else "finetune.json")
     if spec.model is None and made_by.is_file():
-        from resta_bench.benchmark.store import read_json
+        from resta_bench.benchmark.store import read_json_object
 
-        identity["recipe"] = read_json(made_by)
+        identity["recipe"] = read_json_object(made_by)
     return identity
 
 

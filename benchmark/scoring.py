@@ -77,7 +77,7 @@ def score_rows(
             n, k, invalid = count(group)
             if n == 0 and invalid == 0:
                 continue  # e.g. a group with no safe-labelled prompts has no refusal_safe
-            ci_low, ci_high = wilson_interval(k, n)
+            ci_low, ci_high = wilson_interval(k, n) or (None, None)  # only invalid verdicts: no rate
             valid_for = judge_languages if metric == "harmful" else refusal_languages
             rows.append(
                 {

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 Z_95 = 1.959963984540054
 
 
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion; (0, 1) when n is 0."""
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float] | None:
+    """Wilson score interval for a binomial proportion; None when nothing was counted (n is 0)."""
     if n <= 0:
-        return 0.0, 1.0
+        return None
     p = successes / n
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
@@ -45,14 +45,17 @@ def paired_bootstrap_difference(
     iterations: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
-) -> tuple[float, float, float]:
-    """Mean of ``b - a`` over paired items, with a percentile bootstrap interval resampling the pairs."""
+) -> tuple[float, float, float] | None:
+    """Mean of ``b - a`` over paired items, with a percentile bootstrap interval resampling the pairs;
+    None when there are no pairs."""
     import numpy as np
 
     if len(a) != len(b):
         raise ValueError(f"paired samples differ in length ({len(a)} vs {len(b)})")
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, got {iterations}")
     if len(a) == 0:
-        return 0.0, 0.0, 0.0
+        return None
     differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     rng = np.random.default_rng(seed)
     means = np.empty(iterations)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from resta_bench.benchmark.config import Experiment, Recipe, SystemSpec, topological_order
+from resta_bench.benchmark.config import FINETUNE_INPUTS, Experiment, Recipe, SystemSpec, topological_order
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.realign.hashing import HashCache
 
@@ -65,7 +65,7 @@ def system_identity(spec: SystemSpec, input_ids: Mapping[str, str], cache: HashC
             return {"model_sha256": model_file_hashes(Path(spec.model), cache)}
         return {"hub": spec.model, "revision": spec.revision or "main"}
     if spec.finetune is not None:
-        settings = {key: value for key, value in spec.finetune.items() if key not in ("from", "data")}
+        settings = {key: value for key, value in spec.finetune.items() if key not in FINETUNE_INPUTS}
         data = Path(spec.finetune["data"])
         data_id = cache.sha256(data) if data.is_file() else spec.finetune["data"]
         return {"finetune": settings, "regime": spec.regime, "from": input_ids["from"], "data": data_id}

@@ -15,10 +15,15 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from resta_bench.benchmark.errors import ConfigError
-from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore
+from resta_bench.benchmark.store import SYSTEM_FILE, UTILITY_SCORES, ResultsStore
+from resta_bench.leaderboards.spreadsheet import CSV_LINE_END, spreadsheet_text
+from resta_bench.leaderboards.store import read_store
+from resta_bench.storage.atomic import write_text_atomic
+from resta_bench.storage.folders import staged_output
 
 HARM_COLUMNS = (
     ("CatQA-en", "catqa", "en"),
@@ -32,6 +37,8 @@ SWEEP_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa")
 # Which of a utility task's metrics the table shows, first found wins.
 PRIMARY_METRICS = ("acc", "exact_match/strict-match", "exact_match", "pass@1", "acc_norm", "f1", "bleu")
 FORMATS = ("md", "latex", "csv")
+EXTENSIONS = {"md": "md", "latex": "tex", "csv": "csv"}
+NUMBER_PARAMS = ("beta", "dare_p")  # formatted with :g in row names and column headers
 # lm-eval metrics not on a 0–1 scale: shown as they are, not as percentages.
 RAW_SCALE_METRICS = (
     "bleu",
@@ -83,10 +90,20 @@ def _cell(row: dict | None, percent: bool = True) -> Cell | None:
 
 
 def load_systems(store: ResultsStore) -> list[SystemScores]:
-    systems = [SystemScores(store.require_system(s), store.read_scores(s)) for s in store.system_ids()]
-    if not systems:
+    """Every system of the store, read and checked by the leaderboard's reader (one line naming the
+    file and field for a malformed one), plus the parameters the tables format as numbers."""
+    if not store.system_ids():
         raise ConfigError(f"{store.root}: no systems in this results store")
-    return systems
+    systems = read_store(store.root)
+    for system in systems:
+        for name in NUMBER_PARAMS:
+            value = (system.meta.get("params") or {}).get(name)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                raise ConfigError(
+                    f"{store.system_dir(system.id) / SYSTEM_FILE}: field 'params.{name}' should be a number, "
+                    f"got {value!r:.60}"
+                )
+    return [SystemScores(system.meta, system.score_files) for system in systems]
 
 
 def default_judge(systems: list[SystemScores]) -> str:
@@ -254,15 +271,24 @@ def _text(cell: str | Cell | None, interval: Callable[[str, str], str]) -> str:
     return text
 
 
+def _markdown_row(cells: list[str]) -> str:
+    # A "|" would end the cell and a line break the row: names come from stores others wrote.
+    return (
+        "| "
+        + " | ".join(cell.replace("|", r"\|").replace("\r", " ").replace("\n", " ") for cell in cells)
+        + " |"
+    )
+
+
 def to_markdown(table: Table) -> str:
     lines = [
         f"### {table.title}",
         "",
-        "| " + " | ".join(table.header) + " |",
+        _markdown_row(table.header),
         "|" + "|".join("---" for _ in table.header) + "|",
     ]
     for row in table.rows:
-        lines.append("| " + " | ".join(_text(cell, lambda lo, hi: f" [{lo}, {hi}]") for cell in row) + " |")
+        lines.append(_markdown_row([_text(cell, lambda lo, hi: f" [{lo}, {hi}]") for cell in row]))
     return "\n".join(lines) + "\n"
 
 
@@ -326,8 +352,8 @@ def to_csv(table: Table) -> str:
     for index, name in enumerate(table.header):
         header += [name, f"{name} ci_low", f"{name} ci_high"] if index in value_columns else [name]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer = csv.writer(out, lineterminator=CSV_LINE_END)
+    writer.writerow(map(spreadsheet_text, header))
     for row in table.rows:
         line: list[Any] = [table.key]
         for index, cell in enumerate(row):
@@ -341,10 +367,23 @@ def to_csv(table: Table) -> str:
                     "" if cell.low is None else cell.low,
                     "" if cell.high is None else cell.high,
                 ]
-        writer.writerow(line)
+        writer.writerow(map(spreadsheet_text, line))
     return out.getvalue()
 
 
 def render(tables: list[Table], fmt: str) -> str:
     renderer = {"md": to_markdown, "latex": to_latex, "csv": to_csv}[fmt]
-    return "\n".join(renderer(table) for table in tables)
+    return (CSV_LINE_END if fmt == "csv" else "\n").join(renderer(table) for table in tables)
+
+
+def write_tables(
+    tables: list[Table], out: Path | str, fmt: str, *, overwrite: bool, inputs: dict[str, Path | str]
+) -> list[Path]:
+    """One file per table in the folder ``out``, built beside it and swapped into place; ``out`` is
+    replaced only with ``overwrite`` and only if resta wrote it. Returns the files' final paths."""
+    names = [f"{table.key}.{EXTENSIONS[fmt]}" for table in tables]
+    with staged_output(out, overwrite=overwrite, kind="tables", inputs=inputs) as staging:
+        for name, table in zip(names, tables, strict=True):
+            write_text_atomic(staging / name, render([table], fmt))
+    folder = Path(out).absolute().resolve()
+    return [folder / name for name in names]

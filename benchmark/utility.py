@@ -12,7 +12,7 @@ from typing import Any
 from resta_bench.benchmark.lm_eval_output import results_files
 from resta_bench.benchmark.provenance import utc_now
 from resta_bench.benchmark.stats import Z_95
-from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore, read_json
+from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore, read_json_object
 from resta_bench.storage.atomic import write_json_atomic
 
 # Tasks (and groups) whose documents are harmful questions: judged, not scored by lm-eval's metrics.
@@ -30,7 +30,7 @@ def is_safety_task(name: str) -> bool:
 def _latest_results(store: ResultsStore, system_id: str, suite: str) -> dict[str, Any]:
     """The suite's results file (a suite folder holds one run: the runner stages each attempt afresh)."""
     files = results_files(store.suite_dir(system_id, suite))
-    return read_json(files[-1]) if files else {}
+    return read_json_object(files[-1]) if files else {}
 
 
 def utility_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

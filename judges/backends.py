@@ -9,6 +9,7 @@ error the judge records as an ``invalid`` verdict.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 from collections.abc import Sequence
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resta_bench.judges.errors import JudgeError
+from resta_bench.judges.options import DEFAULTS
 from resta_bench.judges.prompts import Request
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = DEFAULTS.concurrency
+OPENAI_URL = "https://api.openai.com/v1"  # the openai client's own default endpoint
 
 
 class BackendFailure(Exception):
@@ -33,28 +36,33 @@ class OpenAIBackend:
 
     The API key is read from the environment variable ``api_key_env`` when the first request is
     made and is kept only in memory; ``api_key_env=""`` sends no real key (a local ``vllm serve``).
+    Without ``base_url`` the endpoint is the client's: ``$OPENAI_BASE_URL``, else the OpenAI API.
     """
 
     model: str
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = DEFAULT_CONCURRENCY
-    max_retries: int = 6
-    timeout_s: float = 60.0
-    temperature: float | None = None  # None: the server's default, as the paper's RedEval script
-    max_tokens: int | None = None
+    base_url: str | None = DEFAULTS.base_url
+    api_key_env: str = DEFAULTS.api_key_env
+    concurrency: int = DEFAULTS.concurrency
+    max_retries: int = DEFAULTS.max_retries
+    timeout_s: float = DEFAULTS.timeout_s
+    temperature: float | None = DEFAULTS.temperature  # None: the server's default, as the paper's script
+    max_tokens: int | None = DEFAULTS.max_tokens
+    endpoint: str = field(init=False)
 
     def __post_init__(self) -> None:
         self._api_key()  # fail before any work when the key is missing
+        # Resolved once, here, so that the client and the cache key name the same server.
+        self.endpoint = (self.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
 
     @property
     def settings(self) -> str:
-        """What about this backend changes verdicts (not where it runs), for the prompt hash."""
+        """What about this backend changes verdicts besides where it runs, for the prompt hash."""
         return f"model={self.model};temperature={self.temperature};max_tokens={self.max_tokens}"
 
-    def _api_key(self) -> str:
+    def _api_key(self) -> str | None:
+        """The key, or None when ``api_key_env`` is empty (no key to send, none to hide)."""
         if not self.api_key_env:
-            return "EMPTY"
+            return None
         key = os.environ.get(self.api_key_env)
         if not key:
             raise JudgeError(
@@ -68,8 +76,8 @@ class OpenAIBackend:
 
         key = self._api_key()
         client = AsyncOpenAI(
-            api_key=key,
-            base_url=self.base_url,
+            api_key=key or "EMPTY",
+            base_url=self.endpoint,
             max_retries=self.max_retries,
             timeout=self.timeout_s,
             http_client=_aiohttp_transport(),
@@ -92,7 +100,9 @@ def _aiohttp_transport() -> Any:
 
 
 class OpenAISession:
-    def __init__(self, backend: OpenAIBackend, client: Any, semaphore: asyncio.Semaphore, key: str) -> None:
+    def __init__(
+        self, backend: OpenAIBackend, client: Any, semaphore: asyncio.Semaphore, key: str | None
+    ) -> None:
         self.backend = backend
         self._client = client
         self._semaphore = semaphore
@@ -102,10 +112,19 @@ class OpenAISession:
         await self._client.close()
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if len(self._key) >= 4 else text
+        # A server or proxy may quote the request's Authorization header back. A key of a few characters
+        # is no secret, and replacing it would mangle every reply.
+        return text.replace(self._key, "***") if self._key and len(self._key) >= 4 else text
 
     async def ask(self, request: Request) -> str:
-        """The reply text; raises BackendFailure after the client's retries, JudgeError on a setup error."""
+        """The reply text, the key scrubbed from it; raises BackendFailure (its message scrubbed too)
+        after the client's retries, JudgeError on a setup error."""
+        try:
+            return self._scrub(await self._ask(request))
+        except BackendFailure as failure:
+            raise BackendFailure(self._scrub(str(failure))) from None
+
+    async def _ask(self, request: Request) -> str:
         import openai
 
         backend = self.backend
@@ -124,22 +143,24 @@ class OpenAISession:
             try:
                 reply = await self._client.post(path, cast_to=dict, body={**body, **options})
                 choice = reply["choices"][0]
-                return (choice["message"]["content"] if is_chat else choice["text"]) or ""
+                text = (choice["message"]["content"] if is_chat else choice["text"]) or ""
+                if not isinstance(text, str):
+                    raise TypeError(f"the reply's text is a {type(text).__name__}")
+                return text
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
                 # The same for every item: stop the run rather than record thousands of invalid verdicts.
                 raise JudgeError(
-                    f"{backend.base_url or 'the OpenAI API'} refused the request "
-                    f"(HTTP {error.status_code}); check --base-url, --model and "
-                    f"the key in ${backend.api_key_env}"
+                    f"{backend.endpoint} refused the request (HTTP {error.status_code}); check --base-url, "
+                    f"--model and the key in ${backend.api_key_env}"
                 ) from None
             except openai.APIStatusError as error:
-                raise BackendFailure(self._scrub(f"HTTP {error.status_code}: {error.message}")) from None
+                raise BackendFailure(f"HTTP {error.status_code}: {error.message}") from None
             except openai.APITimeoutError:
                 raise BackendFailure(
                     f"timed out after {backend.timeout_s:g} s ({backend.max_retries} retries)"
                 ) from None
             except openai.APIConnectionError as error:
-                raise BackendFailure(self._scrub(f"connection failed: {error}")) from None
+                raise BackendFailure(f"connection failed: {error}") from None
             except (KeyError, IndexError, TypeError) as error:
                 raise BackendFailure(f"malformed reply: {error}") from None
 
@@ -153,15 +174,22 @@ class LocalBackend:
     """
 
     model: str
-    engine: str = "auto"  # "auto", "vllm" or "transformers"
-    batch_size: int = 8
+    engine: str = DEFAULTS.engine  # "auto", "vllm" or "transformers"
+    batch_size: int = DEFAULTS.batch_size
     max_new_tokens: int = 32
-    device: str | None = None
+    device: str | None = DEFAULTS.device
     _generator: Any = field(default=None, init=False, repr=False)  # loaded on first use
 
     @property
     def settings(self) -> str:
         return f"model={self.model};greedy;max_new_tokens={self.max_new_tokens}"
+
+    @property
+    def endpoint(self) -> str:
+        """Where it runs: the engine (vLLM and transformers need not decode to the same tokens)."""
+        if self.engine != "auto":
+            return f"local:{self.engine}"
+        return "local:vllm" if importlib.util.find_spec("vllm") else "local:transformers"
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         if self._generator is None:
@@ -169,14 +197,7 @@ class LocalBackend:
         return self._generator(list(requests))
 
     def _load(self):
-        engine = self.engine
-        if engine == "auto":
-            try:
-                import vllm  # noqa: F401
-
-                engine = "vllm"
-            except ImportError:
-                engine = "transformers"
+        engine = self.endpoint.removeprefix("local:")
         log.info("loading judge model %s with %s", self.model, engine)
         if engine == "vllm":
             try:

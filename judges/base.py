@@ -1,15 +1,14 @@
 """The judge interface: a batch of items in, one verdict per item out.
 
 A judge reads like an inspect_ai scorer: small, typed, and every verdict carries the raw reply that
-produced it. ``invalid`` (an unparseable reply after retries) is its own verdict, never folded into
-``harmful`` or ``safe``.
+produced it. ``invalid`` (no usable verdict) is its own verdict, never folded into ``harmful`` or ``safe``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,8 +26,13 @@ class JudgeItem:
 
 @dataclass(frozen=True)
 class Judgment:
-    """A verdict with the reply it was read from. ``meta["error"]`` marks a judge that never answered
-    (transport failure after retries): such an ``invalid`` is not cached, so a later run asks again."""
+    """A verdict with the reply it was read from.
+
+    An ``invalid`` is one of two things. ``meta["no_verdict"]``: the judge replied, every time it was
+    asked, with no verdict in its reply; that is its measured answer (kept, cached, counted). Anything
+    else (``meta["error"]``: a transport failure after the client's retries, a malformed reply; or no
+    request made at all) is this run's failure, not the judge's answer: never cached, asked again.
+    """
 
     verdict: Verdict
     raw: str
@@ -36,6 +40,11 @@ class Judgment:
     model: str | None
     prompt_hash: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        """Whether this is the judge's own answer, and so worth caching."""
+        return self.verdict != "invalid" or self.meta.get("no_verdict") is True
 
 
 def prompt_hash(*parts: str) -> str:
@@ -57,6 +66,16 @@ class Judge(ABC):
     @abstractmethod
     def prompt_hash(self) -> str: ...
 
+    @property
+    def cache_scope(self) -> str:
+        """Everything besides the item that can change a verdict (the judge cache's key holds it). The
+        prompt hash by default; judges that call a model add where it runs and how it decodes."""
+        return self.prompt_hash
+
+    def reuses(self, cached: Judgment) -> bool:
+        """Whether a cached answer stands for what this judge would answer now."""
+        return True
+
     def is_valid_for(self, language: str) -> bool:
         return language in self.languages
 
@@ -64,9 +83,10 @@ class Judge(ABC):
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgment]:
         """One judgment per item, in the same order."""
 
-    def judge_iter(self, items: Sequence[JudgeItem]) -> Iterator[tuple[int, Judgment]]:
+    def judge_iter(self, items: Sequence[JudgeItem]) -> Generator[tuple[int, Judgment], None, None]:
         """``(index, judgment)`` pairs as verdicts become known, in any order, so that callers can cache
-        and show progress as they go. The default judges the whole batch at once."""
+        and show progress as they go; closing it early stops the work in flight. The default judges the
+        whole batch at once."""
         yield from enumerate(self.judge(items))
 
 

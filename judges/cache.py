@@ -1,9 +1,12 @@
 """The judge cache: an embedded SQLite database of verdicts already paid for.
 
-Keyed by (judge id, prompt hash, question, response), so a changed prompt or model never reuses an
-old verdict. The database runs in WAL mode with a busy timeout, so several processes (or threads with
-their own connection) may write at once; every verdict is committed as it arrives, so a run killed at
-any moment loses nothing it had been told and repeats nothing on resume.
+Keyed by (judge id, scope, question, response), where the scope (:attr:`Judge.cache_scope`) covers
+everything besides the item that can change a verdict: for a model judge the endpoint, the model, the
+prompt and parser, the decoding settings and the judge's version. A verdict from another server, model
+or prompt is never reused. The database runs in WAL mode with a busy timeout, so several processes (or
+threads with their own connection) may write at once; every verdict is committed as it arrives, so a
+run killed at any moment loses nothing it had been told and repeats nothing on resume. A failed write
+(a full disk) is a :class:`JudgeError` naming the file, and leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from resta_bench.judges.base import Judgment
@@ -34,6 +38,14 @@ CREATE TABLE IF NOT EXISTS judgments (
 )
 """
 
+_UPSERT = """
+INSERT INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    verdict = excluded.verdict, raw = excluded.raw, model = excluded.model,
+    prompt_hash = excluded.prompt_hash, meta = excluded.meta, created = excluded.created
+WHERE judgments.verdict = 'invalid'
+"""
+
 # SQLite caps the number of host parameters in one statement; stay well below it.
 _LOOKUP_CHUNK = 500
 
@@ -46,28 +58,43 @@ def default_cache_path() -> Path:
     return base / "resta-bench" / "judges.sqlite"
 
 
-def cache_key(judge_id: str, prompt_hash: str, question: str, response: str) -> str:
-    parts = (judge_id, prompt_hash, question, response)
+def cache_key(judge_id: str, scope: str, question: str, response: str) -> str:
+    parts = (judge_id, scope, question, response)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 class JudgmentCache:
-    """Verdicts by (judge id, prompt hash, question, response). Use one instance per thread."""
+    """Verdicts by (judge id, scope, question, response). Use one instance per thread."""
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 60.0) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite creates its files 0644 whatever the umask. Created here first, the database gets the
+            # mode the umask allows (a group-shared cache stays group-writable), and its -wal and -shm
+            # files copy that mode.
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o666))
+        except OSError as error:
+            raise JudgeError(f"{self.path}: cannot open the judge cache ({error.strerror})") from None
+        with self._reporting("open"):
             self._db = sqlite3.connect(self.path, timeout=busy_timeout_s)
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable against a killed process in WAL mode (only a power cut can lose the tail).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
-        except (OSError, sqlite3.DatabaseError) as error:
-            raise JudgeError(f"{self.path}: cannot open the judge cache ({error})") from error
+
+    @contextmanager
+    def _reporting(self, doing: str) -> Iterator[None]:
+        """SQLite's errors (a full disk, a lock held past the timeout, a damaged file) as one JudgeError line;
+        sqlite3 raises its own classes, not OSError, so the command line's ENOSPC handling misses them."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise JudgeError(f"{self.path}: cannot {doing} the judge cache ({error})") from None
 
     def close(self) -> None:
-        self._db.close()
+        with self._reporting("close"):
+            self._db.close()
 
     def __enter__(self) -> JudgmentCache:
         return self
@@ -76,20 +103,21 @@ class JudgmentCache:
         self.close()
 
     def get_many(
-        self, judge_id: str, prompt_hash: str, pairs: Sequence[tuple[str, str]]
+        self, judge_id: str, scope: str, pairs: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], Judgment]:
         """Cached judgments for those (question, response) pairs that have one."""
-        key_to_pair = {cache_key(judge_id, prompt_hash, q, r): (q, r) for q, r in pairs}
+        key_to_pair = {cache_key(judge_id, scope, q, r): (q, r) for q, r in pairs}
         keys = list(key_to_pair)
         found: dict[tuple[str, str], Judgment] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
-            rows = self._db.execute(
-                "SELECT key, verdict, raw, model, meta FROM judgments "
-                f"WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for key, verdict, raw, model, meta in rows:
+            with self._reporting("read"):
+                rows = self._db.execute(
+                    "SELECT key, verdict, raw, model, prompt_hash, meta FROM judgments "
+                    f"WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            for key, verdict, raw, model, prompt_hash, meta in rows:
                 found[key_to_pair[key]] = Judgment(
                     verdict=verdict,
                     raw=raw,
@@ -100,14 +128,16 @@ class JudgmentCache:
                 )
         return found
 
-    def put(self, question: str, response: str, judgment: Judgment) -> None:
-        """Store one verdict; an existing entry for the same key wins (both came from the same request)."""
-        self.put_many([(question, response, judgment)])
+    def put(self, scope: str, question: str, response: str, judgment: Judgment) -> None:
+        """Store one verdict under ``scope``; see :meth:`put_many`."""
+        self.put_many(scope, [(question, response, judgment)])
 
-    def put_many(self, entries: Iterable[tuple[str, str, Judgment]]) -> None:
+    def put_many(self, scope: str, entries: Iterable[tuple[str, str, Judgment]]) -> None:
+        """Store verdicts. An existing verdict for the same key wins (both answered the same request);
+        an existing ``invalid`` gives way, since a later run only asks again when it may ask more often."""
         rows = [
             (
-                cache_key(j.judge_id, j.prompt_hash, question, response),
+                cache_key(j.judge_id, scope, question, response),
                 j.judge_id,
                 j.prompt_hash,
                 question,
@@ -121,14 +151,10 @@ class JudgmentCache:
             for question, response, j in entries
         ]
         # One transaction per call, committed before returning: what put_many returned from survives a kill.
-        with self._db:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+        with self._reporting("write"), self._db:
+            self._db.executemany(_UPSERT, rows)
 
     def count(self, judge_id: str | None = None) -> int:
-        if judge_id is None:
-            return self._db.execute("SELECT COUNT(*) FROM judgments").fetchone()[0]
-        return self._db.execute("SELECT COUNT(*) FROM judgments WHERE judge_id = ?", (judge_id,)).fetchone()[
-            0
-        ]
+        where, arguments = ("", ()) if judge_id is None else (" WHERE judge_id = ?", (judge_id,))
+        with self._reporting("read"):
+            return self._db.execute(f"SELECT COUNT(*) FROM judgments{where}", arguments).fetchone()[0]

@@ -9,9 +9,12 @@ request asks for (RedEval tags, a guard's ``safe``/``unsafe``, HarmBench's ``Yes
 Faults are injected by markers in the request text, per distinct request body:
 ``FAULT:429`` (first attempt: 429 with ``Retry-After: 1``), ``FAULT:500`` (first two attempts: 500),
 ``FAULT:TIMEOUT`` (first attempt: no answer for ``stall_s`` seconds), ``FAULT:NOVERDICT`` (every
-attempt: a reply without a verdict). Every request is recorded.
+attempt: a reply without a verdict), ``FAULT:ECHOKEY`` (the reply or error message quotes the request's
+``Authorization`` header, as a careless proxy might). Every request is recorded. ``flip=True`` gives
+every verdict the other way round: a second server that disagrees with the first.
 
-Run it alone: ``python -m judges.loopback --delay 0.1`` prints its base URL and serves until killed.
+Run it alone: ``python -m resta_bench.judges.loopback --delay 0.1`` prints its base URL and serves until
+killed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -46,8 +50,8 @@ class RecordedRequest:
         return str(self.body.get("prompt", ""))
 
 
-def judge_reply(body: dict[str, Any], judged_text: str) -> str:
-    harmful = "Sure" in judged_text
+def judge_reply(body: dict[str, Any], judged_text: str, *, flip: bool = False) -> str:
+    harmful = ("Sure" in judged_text) != flip
     messages = body.get("messages")
     if messages is None:  # a raw completion prompt: the HarmBench classifier
         return "Yes" if harmful else "No"
@@ -60,11 +64,18 @@ class LoopbackJudgeServer:
     """``with LoopbackJudgeServer(delay_s=0.1, api_key="k") as server: server.base_url``"""
 
     def __init__(
-        self, *, delay_s: float = 0.0, api_key: str | None = None, stall_s: float = 3.0, port: int = 0
+        self,
+        *,
+        delay_s: float = 0.0,
+        api_key: str | None = None,
+        stall_s: float = 3.0,
+        port: int = 0,
+        flip: bool = False,
     ):
         self.delay_s = delay_s
         self.api_key = api_key
         self.stall_s = stall_s
+        self.flip = flip
         self.requests: list[RecordedRequest] = []
         self._attempts: Counter[str] = Counter()
         self.in_flight = 0
@@ -99,6 +110,14 @@ class LoopbackJudgeServer:
     def _decide(self, raw_body: bytes, body: dict[str, Any], authorization: str | None) -> tuple[int, str]:
         """(status, reply text or error message) for one request; status STALL means never answer."""
         text = RecordedRequest("", body, 0, 0.0).text
+        status, said = self._answer(raw_body, body, text, authorization)
+        if "FAULT:ECHOKEY" in text:
+            said = f"You sent Authorization: {authorization}. {said}"
+        return status, said
+
+    def _answer(
+        self, raw_body: bytes, body: dict[str, Any], text: str, authorization: str | None
+    ) -> tuple[int, str]:
         digest = hashlib.sha256(raw_body).hexdigest()
         with self._lock:
             self._attempts[digest] += 1
@@ -113,7 +132,7 @@ class LoopbackJudgeServer:
             return STALL, ""
         if "FAULT:NOVERDICT" in text:
             return 200, "I am not sure what to say."
-        return 200, judge_reply(body, text)
+        return 200, judge_reply(body, text, flip=self.flip)
 
     @contextmanager
     def _in_flight(self) -> Iterator[None]:
@@ -189,6 +208,11 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # many clients connect at once; never drop a SYN
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops (a run ended by an error, or killed) resets its connections: not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 def _completion(path: str, body: dict[str, Any], text: str) -> dict[str, Any]:
     common = {"id": "cmpl-loopback", "created": int(time.time()), "model": body.get("model", "loopback")}
@@ -205,8 +229,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--api-key", default=None, help="require this bearer token")
+    parser.add_argument("--flip", action="store_true", help="give every verdict the other way round")
     args = parser.parse_args()
-    server = LoopbackJudgeServer(delay_s=args.delay, api_key=args.api_key, port=args.port)
+    server = LoopbackJudgeServer(delay_s=args.delay, api_key=args.api_key, port=args.port, flip=args.flip)
     print(server.base_url, flush=True)
     try:
         server._httpd.serve_forever()

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
 from typing import Any
 
-from resta_bench.judges.backends import (
-    DEFAULT_CONCURRENCY,
-    BackendFailure,
-    LocalBackend,
-    OpenAIBackend,
-    OpenAISession,
-)
+from resta_bench.judges.backends import BackendFailure, LocalBackend, OpenAIBackend, OpenAISession
 from resta_bench.judges.base import Judge, JudgeItem, Judgment, Verdict, prompt_hash, register_judge
 from resta_bench.judges.errors import JudgeError
+from resta_bench.judges.options import DEFAULTS, ModelOptions, check_option, file_name_problem
 from resta_bench.judges.prompts import (
     CHAT_PROMPTS,
     HARMBENCH,
@@ -30,6 +24,10 @@ from resta_bench.judges.prompts import (
     Protocol,
     load_prompt_file,
 )
+
+# The version of this module's reading of replies (asking again, what counts as invalid). Bump it when
+# that changes verdicts for the same replies: every model judge's cached verdicts are then asked again.
+JUDGE_VERSION = "model-judge-2"
 
 
 class ModelJudge(Judge):
@@ -40,8 +38,9 @@ class ModelJudge(Judge):
         backend: OpenAIBackend | LocalBackend,
         *,
         languages: frozenset[str] | None = None,
-        verdict_retries: int = 4,
+        verdict_retries: int = DEFAULTS.verdict_retries,
     ) -> None:
+        check_option("verdict_retries", verdict_retries)
         self.id = judge_id
         self.protocol = protocol
         self.backend = backend
@@ -53,13 +52,29 @@ class ModelJudge(Judge):
     def prompt_hash(self) -> str:
         return prompt_hash(self.protocol.fingerprint, self.backend.settings)
 
+    @property
+    def cache_scope(self) -> str:
+        return prompt_hash(
+            JUDGE_VERSION, self.protocol.fingerprint, self.backend.settings, self.backend.endpoint
+        )
+
+    @property
+    def max_attempts(self) -> int:
+        """How often an item is asked while its reply has no verdict; a local judge decodes greedily and
+        would answer the same way again, so it is asked once."""
+        return self.verdict_retries + 1 if isinstance(self.backend, OpenAIBackend) else 1
+
+    def reuses(self, cached: Judgment) -> bool:
+        # A reply without a verdict stands unless this judge may ask more often than the one that gave up.
+        return cached.verdict != "invalid" or cached.meta.get("attempts", 0) >= self.max_attempts
+
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgment]:
         judgments: list[Judgment | None] = [None] * len(items)
         for index, judgment in self.judge_iter(items):
             judgments[index] = judgment
         return judgments  # type: ignore[return-value]  # every index is filled
 
-    def judge_iter(self, items: Sequence[JudgeItem]) -> Iterator[tuple[int, Judgment]]:
+    def judge_iter(self, items: Sequence[JudgeItem]) -> Generator[tuple[int, Judgment], None, None]:
         if isinstance(self.backend, OpenAIBackend):
             return _drive(self._stream_api(items))
         return self._stream_local(items)
@@ -68,10 +83,13 @@ class ModelJudge(Judge):
         return Judgment(verdict, raw, self.id, self.model, self.prompt_hash, meta)
 
     def _read(self, reply: str, attempts: int) -> Judgment | None:
+        """The verdict in ``reply``; None while asks remain, else the measured ``invalid``."""
         verdict, meta = self.protocol.parse(reply)
-        if verdict is None:
+        if verdict is not None:
+            return self._judgment(verdict, reply, {**meta, "attempts": attempts})
+        if attempts < self.max_attempts:
             return None
-        return self._judgment(verdict, reply, {**meta, "attempts": attempts})
+        return self._judgment("invalid", reply, {"attempts": attempts, "no_verdict": True})
 
     async def _stream_api(self, items: Sequence[JudgeItem]) -> AsyncIterator[tuple[int, Judgment]]:
         session = self.backend.session()
@@ -87,8 +105,9 @@ class ModelJudge(Judge):
 
     async def _ask(self, session: OpenAISession, index: int, item: JudgeItem) -> tuple[int, Judgment]:
         request = self.protocol.build(item)
-        reply = ""
-        for attempt in range(1, self.verdict_retries + 2):
+        attempt = 0
+        while True:  # _read ends it by max_attempts
+            attempt += 1
             try:
                 reply = await session.ask(request)
             except BackendFailure as failure:
@@ -96,20 +115,17 @@ class ModelJudge(Judge):
             judgment = self._read(reply, attempt)
             if judgment is not None:
                 return index, judgment
-        return index, self._judgment("invalid", reply, {"attempts": self.verdict_retries + 1})
 
-    def _stream_local(self, items: Sequence[JudgeItem]) -> Iterator[tuple[int, Judgment]]:
-        # Greedy decoding answers the same way twice, so a local judge is asked once per item.
+    def _stream_local(self, items: Sequence[JudgeItem]) -> Generator[tuple[int, Judgment], None, None]:
         step = self.backend.batch_size
         for start in range(0, len(items), step):
             batch = items[start : start + step]
             replies = self.backend.generate([self.protocol.build(item) for item in batch])
             for offset, reply in enumerate(replies):
-                judgment = self._read(reply, 1) or self._judgment("invalid", reply, {"attempts": 1})
-                yield start + offset, judgment
+                yield start + offset, self._read(reply, 1)  # type: ignore[misc]  # max_attempts is 1
 
 
-def _drive(stream: AsyncIterator[tuple[int, Judgment]]) -> Iterator[tuple[int, Judgment]]:
+def _drive(stream: AsyncIterator[tuple[int, Judgment]]) -> Generator[tuple[int, Judgment], None, None]:
     """Run an async stream on a private event loop, handing each item to synchronous code as it comes.
 
     Requests in flight keep going while the caller handles an item (the loop runs again on the next
@@ -136,41 +152,6 @@ def _drive(stream: AsyncIterator[tuple[int, Judgment]]) -> Iterator[tuple[int, J
         loop.close()
 
 
-@dataclass
-class ModelOptions:
-    """Options shared by every model judge (the ``resta judge`` flags of the same names)."""
-
-    model: str | None = None
-    engine: str = "auto"  # "api" (OpenAI-compatible), "vllm", "transformers", or "auto"
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = DEFAULT_CONCURRENCY
-    max_retries: int = 6
-    timeout_s: float = 60.0
-    temperature: float | None = None
-    max_tokens: int | None = None
-    verdict_retries: int = 4
-    batch_size: int = 8
-    device: str | None = None
-    prompt: str = "redeval"
-    prompt_file: str | None = None
-    languages: Sequence[str] | None = None
-    judge_id: str | None = None
-
-    @classmethod
-    def parse(cls, judge_name: str, options: dict[str, Any]) -> ModelOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise JudgeError(f"judge {judge_name!r} has no option {unknown[0]!r}")
-        parsed = cls(**options)
-        if parsed.concurrency < 1:
-            raise JudgeError("--concurrency must be at least 1")
-        if parsed.engine not in ("auto", "api", "vllm", "transformers"):
-            raise JudgeError(f"--engine {parsed.engine!r}: use auto, api, vllm or transformers")
-        return parsed
-
-
 def _slug(model: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", model.rstrip("/").split("/")[-1].lower()).strip("-")
 
@@ -184,15 +165,21 @@ def _build(
     api_native: bool,
     reply_tokens: int | None = None,
     chat: bool = False,
+    controversial: bool = False,
+    id_suffix: str = "",
 ) -> ModelJudge:
-    """A judge named ``name-<model>`` (or just the model's name when it already starts with ``name``).
+    """A judge named ``name-<model>`` (or just the model's name when it already starts with ``name``),
+    then ``id_suffix``.
 
     ``reply_tokens`` bounds replies for judges that answer with a word (guards, classifiers), which
     are also asked with temperature 0; free-form judges keep the server's defaults unless told.
+    ``controversial``: whether the judge takes the ``controversial`` option (its protocol reads it).
     """
     opts = ModelOptions.parse(name, options)
     if not chat and (opts.prompt_file or "prompt" in options):
         raise JudgeError(f"--prompt and --prompt-file apply to the chat judge, not {name!r}")
+    if not controversial and opts.controversial is not None:
+        raise JudgeError(f"--controversial applies to the qwen3guard-gen and shieldlm judges, not {name!r}")
     model = opts.model or default_model
     if not model:
         raise JudgeError(f"judge {name!r} needs --model")
@@ -217,7 +204,11 @@ def _build(
             device=opts.device,
         )
     slug = _slug(model)
-    judge_id = opts.judge_id or (slug if slug.startswith(name) else f"{name}-{slug}")
+    derived_id = (slug if slug.startswith(name) else f"{name}-{slug}") + id_suffix
+    judge_id = opts.judge_id or derived_id
+    problem = file_name_problem(judge_id)
+    if problem:
+        raise JudgeError(f"judge id: {problem}; name it with --judge-id")
     languages = frozenset(opts.languages) if opts.languages else None
     return ModelJudge(judge_id, protocol, backend, languages=languages, verdict_retries=opts.verdict_retries)
 

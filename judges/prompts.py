@@ -167,7 +167,8 @@ def _harmbench_model_card_prompt(item: JudgeItem) -> str:
     return HARMBENCH_MODEL_CARD_PROMPT.format(behavior=item.question, generation=item.response)
 
 
-def _guard_conversation(item: JudgeItem) -> Messages:
+def guard_conversation(item: JudgeItem) -> Messages:
+    """The exchange a guard judges; the guard's own chat template turns it into its prompt."""
     return [{"role": "user", "content": item.question}, {"role": "assistant", "content": item.response}]
 
 
@@ -200,7 +201,7 @@ HARMBENCH_MODEL_CARD = Protocol(
 HARMBENCH_PROMPTS: dict[str, Protocol] = {"pipeline": HARMBENCH, "model-card": HARMBENCH_MODEL_CARD}
 LLAMA_GUARD_3 = Protocol(
     name="llama-guard-3",
-    build=_guard_conversation,
+    build=guard_conversation,
     parse=parse_llama_guard,
     languages=LLAMA_GUARD_3_LANGUAGES,
     fingerprint=prompt_hash("guard-own-chat-template", "llama-guard-parser-1"),

@@ -1,8 +1,10 @@
 """The judges panel: who judged, for which languages it is valid, how often it gave no verdict, and
 how often two judges gave the same verdict on the same question.
 
-Invalid counts come from the stored score rows. Agreement is a plain count of equal verdicts on the
-same (system, task, doc_id), read from the judgments files; no statistic is estimated here.
+Every count comes from one place, the judgments files, so that they agree (issue 16, item 12): a
+judge's verdicts are its lines there (every benchmark), invalid ones included; two judges' shared
+questions are the (system, task, doc_id) both gave harmful or safe, so never more than either judge's
+valid verdicts. No statistic is estimated here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class JudgeSummary:
     prompt_hash: str | None
     languages: list[str] | None  # as the judge declares them; None where the scores file does not say
     systems: int
-    judged: int  # verdicts counted in the stored overall rows, invalid included
+    judged: int  # lines in its judgments files, invalid verdicts included
     invalid: int
     not_valid_for: list[str]  # languages whose stored rows say language_valid = false
 
@@ -33,7 +35,9 @@ class JudgeSummary:
         return self.invalid / self.judged if self.judged else None
 
 
-def judge_summaries(systems: list[System], frame: pd.DataFrame) -> list[JudgeSummary]:
+def judge_summaries(
+    systems: list[System], frame: pd.DataFrame, verdicts: VerdictCounter
+) -> list[JudgeSummary]:
     declared: dict[str, dict[str, Any]] = {}
     counts: Counter[str] = Counter()
     for system in systems:
@@ -41,19 +45,11 @@ def judge_summaries(systems: list[System], frame: pd.DataFrame) -> list[JudgeSum
             declared.setdefault(judge_id, block)
             counts[judge_id] += 1
     judged = frame[frame["judge"] != UTILITY_SCORES]
-    overall = judged[
-        (judged["language"] == ALL)
-        & (judged["category"] == ALL)
-        & (judged["subcategory"] == ALL)
-        & (judged["metric"] == "harmful")
-    ]
-    totals = overall.groupby("judge")[["n", "invalid"]].sum()
     invalid_languages = judged[(~judged["language_valid"]) & (judged["language"] != ALL)]
     not_valid = invalid_languages.groupby("judge")["language"].unique()
     summaries = []
     for judge_id in sorted(declared):
         block = declared[judge_id]
-        n, invalid = totals.loc[judge_id].tolist() if judge_id in totals.index else (0, 0)
         summaries.append(
             JudgeSummary(
                 id=judge_id,
@@ -61,8 +57,8 @@ def judge_summaries(systems: list[System], frame: pd.DataFrame) -> list[JudgeSum
                 prompt_hash=block.get("prompt_hash"),
                 languages=block.get("languages"),
                 systems=counts[judge_id],
-                judged=int(n) + int(invalid),
-                invalid=int(invalid),
+                judged=verdicts.lines[judge_id],
+                invalid=verdicts.invalid[judge_id],
                 not_valid_for=sorted(not_valid.get(judge_id, [])),
             )
         )
@@ -70,23 +66,32 @@ def judge_summaries(systems: list[System], frame: pd.DataFrame) -> list[JudgeSum
 
 
 @dataclass
-class AgreementCounter:
-    """Same-verdict counts per judge pair, fed one system's response items at a time."""
+class VerdictCounter:
+    """Per judge, its verdicts and invalid ones; per judge pair, shared questions and equal verdicts.
+    Fed one system's response items at a time (in a worker process), then merged."""
 
+    lines: Counter[str] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
     shared: Counter[tuple[str, str]] = field(default_factory=Counter)
     same: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, items: list[dict[str, Any]]) -> None:
         for item in items:
+            self.lines.update(item["verdicts"].keys())
             # Only questions both judges gave a verdict on; "invalid" is no verdict.
             verdicts = {judge: v for judge, v in item["verdicts"].items() if v != "invalid"}
+            self.invalid.update(judge for judge in item["verdicts"] if judge not in verdicts)
             for pair in combinations(sorted(verdicts), 2):
                 self.shared[pair] += 1
                 self.same[pair] += verdicts[pair[0]] == verdicts[pair[1]]
 
-    def merge(self, other: AgreementCounter) -> None:
-        self.shared.update(other.shared)
-        self.same.update(other.same)
+    def merge(self, other: VerdictCounter) -> None:
+        for mine, theirs in zip(
+            (self.lines, self.invalid, self.shared, self.same),
+            (other.lines, other.invalid, other.shared, other.same),
+            strict=True,
+        ):
+            mine.update(theirs)
 
     def rows(self) -> list[dict[str, Any]]:
         return [

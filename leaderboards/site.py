@@ -1,5 +1,7 @@
-"""``build_site(results_dir, out_dir)``: the whole static site, written to a temporary folder and
-swapped into place, so a failed build leaves the previous site (or nothing) behind, never half of one.
+"""``build_site(results_dir, out_dir)``: the whole static site, built in a staging folder beside
+``out_dir`` and swapped into place (:func:`resta_bench.storage.folders.staged_output`), so a failed or
+killed build leaves the previous site (or nothing) behind, never half of one; the next build removes
+what a killed one left.
 
 Layout of the site::
 
@@ -9,17 +11,18 @@ Layout of the site::
     static/                     the site's own CSS and JavaScript (no network, no CDN)
     scores.csv                  every stored score row, long format
     data/                       the JSON behind every page
+    .resta-output               the marker: resta built this folder, so the next build may replace it
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata
 import json
 import logging
 import os
-import shutil
+import signal
 import sys
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -40,14 +43,19 @@ from resta_bench.leaderboards.tables import (
     scores_csv,
     system_summary,
 )
+from resta_bench.storage.atomic import write_json_atomic
+from resta_bench.storage.folders import MARKER, check_output, staged_output
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
-MARKER = ".resta-leaderboard"  # marks a folder this builder made, so it may replace it
+KIND = "leaderboard"  # the kind written into the marker; only a folder of this kind is replaced
+# Sites built before the common marker carry this one instead; they are adopted as resta's own.
+LEGACY_MARKER = ".resta-leaderboard"
 PACKAGE = Path(__file__).parent
 PAPER_ROWS = PACKAGE / "paper_reported.json"
 MIN_SYSTEMS_PER_POOL = 16  # below this, starting worker processes costs more than it saves
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def build_site(
@@ -55,54 +63,74 @@ def build_site(
 ) -> Path:
     """Build the leaderboard for the store in ``results_dir`` into ``out_dir``; returns ``out_dir``.
 
-    ``out_dir`` may exist only as an earlier leaderboard (it is then replaced). ``workers``: processes
-    writing the per-system pages (default: one per CPU, at most 8; a small store is done in-process).
-    Raises :class:`LeaderboardError` (one line naming the file and field) on a malformed store.
+    ``out_dir`` may exist only as an earlier leaderboard (it is then replaced); any other non-empty
+    folder, including another resta command's output, is refused. ``workers``: processes writing the
+    per-system pages (default: one per CPU, at most 8; a small store is done in-process). Raises
+    :class:`LeaderboardError` (one line naming the file and field) on a malformed store and
+    :class:`~resta_bench.storage.errors.StorageError` on an output folder it may not replace.
     """
     workers = workers if workers is not None else min(8, os.cpu_count() or 1)
-    out = Path(out_dir).resolve()
-    _check_output(out)
+    options: dict[str, Any] = {"overwrite": True, "inputs": {"RESULTS": results_dir}}
+    _adopt_earlier_build(Path(out_dir))
+    out = check_output(out_dir, **options)  # refused before a large store is read, not after
+    _check_is_leaderboard(out)
     systems = read_store(Path(results_dir))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a published site must be readable
-    try:
+    with staged_output(out, kind=KIND, **options) as staging:
         _write_site(staging, systems, workers, progress)
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("leaderboard of %d systems written to %s", len(systems), out)
     return out
 
 
-def _check_output(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise LeaderboardError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+def _adopt_earlier_build(out: Path) -> None:
+    """Give a site built before the common marker that marker, so it is replaced like any other."""
+    if (out / LEGACY_MARKER).is_file() and not (out / MARKER).exists() and not out.is_symlink():
+        write_json_atomic(out / MARKER, {"written_by": "resta-bench", "kind": KIND})
+        log.info("%s: built by an earlier version (%s), replaced like any other site", out, LEGACY_MARKER)
+
+
+def _check_is_leaderboard(out: Path) -> None:
+    """Refuse another resta command's output (a re-aligned model, tables): only a site is rebuilt."""
+    marker = out / MARKER
+    if not marker.is_file():
+        return  # absent or empty: check_output has refused a non-empty folder without a marker
+    try:
+        kind = json.loads(marker.read_text(encoding="utf-8"))["kind"]
+    except (OSError, ValueError, TypeError, KeyError):
+        kind = "output"
+    if kind != KIND:
         raise LeaderboardError(
-            f"{out}: not empty and not a leaderboard built by resta (no {MARKER}); choose another --out"
+            f"--out {out}: holds resta's {kind}, not a leaderboard; "
+            "remove it yourself or choose another folder"
         )
 
 
-def _swap_into_place(staging: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-    try:
-        staging.rename(out)
-    except OSError:
-        if old is not None:  # put the previous site back rather than leave none
-            old.rename(out)
-        raise
-    if old is not None:
-        shutil.rmtree(old)
-
-
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, content: str | bytes) -> None:
+    """A new file of the site: plain ``open`` semantics, so its mode is the one the umask gives."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    except OSError as error:
+        if error.filename is None:  # a full disk fails the write, and that error names no file
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
+
+
+def _copy_static(site: Path) -> None:
+    # Not shutil.copytree: it copies the installed files' modes, where the site's must follow the umask.
+    for source in sorted((PACKAGE / "static").iterdir()):
+        _write(site / "static" / source.name, source.read_bytes())
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: have the kernel kill this worker when the build dies, ``kill -9`` included,
+    rather than leave it writing into staging the next build removes, or idle forever (Linux only)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return  # no prctl (not Linux): there a killed build's workers may outlive it
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the build died before the request took effect
+        os._exit(1)
 
 
 def _version() -> str:
@@ -116,13 +144,14 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
     frame = score_frame(systems)
     head = headline(systems, frame)
     built = {"generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "version": _version()}
-    shutil.copytree(PACKAGE / "static", site / "static")
+    _copy_static(site)
     labels = {system.id: system.meta["label"] for system in systems}
     agreement = AgreementCounter()
     jobs = [(system, site, labels, built) for system in systems]
     with ExitStack() as stack:
         if workers > 1 and len(systems) >= MIN_SYSTEMS_PER_POOL:
-            pages = stack.enter_context(ProcessPoolExecutor(workers)).map(_system_pages, jobs, chunksize=4)
+            pool = ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),))
+            pages = stack.enter_context(pool).map(_system_pages, jobs, chunksize=4)
         else:
             pages = map(_system_pages, jobs)
         bar = tqdm(
@@ -158,7 +187,6 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
             system_count=len(systems),
         ),
     )
-    _write(site / MARKER, "built by resta leaderboard; this folder is replaced on the next build\n")
 
 
 def _system_pages(job: tuple[System, Path, dict[str, str], dict[str, str]]) -> AgreementCounter:

@@ -1,8 +1,8 @@
 """Read a results store (docs/results-store.md) into plain, validated records.
 
-The leaderboard never computes scores: it reads ``scores/*.json`` as written by the runner. What it
-checks here is shape, so that a malformed file stops the build with one line naming the file and the
-field, instead of a half-built site.
+The leaderboard never computes scores: it reads ``scores/*.json`` as written by the runner, rates and
+the paired comparisons (``deltas``) alike. What it checks here is shape, so that a malformed file stops
+the build with one line naming the file and the field, instead of a half-built site.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ UTILITY_SCORES = "lm_eval"  # scores/lm_eval.json holds utility rows, not a judg
 ROLES = ("aligned", "unaligned", "sft", "realigned")
 VERDICTS = ("harmful", "safe", "invalid")
 KEY_FIELDS = ("benchmark", "language", "category", "subcategory", "metric")  # what a score row is about
+AGAINST = ("sft", "aligned")  # whom a stored delta compares the system with (system.json's *_system)
 # Ids become file names and URL parts of the site; anything else is refused rather than mangled.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
 
@@ -38,6 +39,7 @@ class System:
     judges: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge id -> scores' "judge" block
     score_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # judge id -> whole scores file
     rows: list[dict[str, Any]] = field(default_factory=list)  # every score row, with "judge" added
+    deltas: list[dict[str, Any]] = field(default_factory=list)  # every stored delta, with "judge" added
     # judge id -> judgments file; read one system at a time while its pages are written (they are large)
     judgment_files: dict[str, Path] = field(default_factory=dict)
 
@@ -154,13 +156,63 @@ def _read_scores(system: System, path: Path) -> None:
             number = _field(row, name, _NUMBER, where, optional=True)
             if number is not None and not math.isfinite(number):
                 raise LeaderboardError(f"{where}: field {name!r} is {number}, not a finite number")
+            # A judge's rows are rates; lm-eval's metrics (perplexity, BLEU, bounds below 0) need not be.
+            if number is not None and key != UTILITY_SCORES and not 0 <= number <= 1:
+                raise LeaderboardError(
+                    f"{where}: field {name!r} is {number}, outside 0-1 where a rate is expected"
+                )
         for name in ("n", "k", "invalid"):
-            _field(row, name, (int,), where, optional=True)
+            count = _field(row, name, (int,), where, optional=True)
+            if count is not None and count < 0:
+                raise LeaderboardError(f"{where}: field {name!r} is {count}, a count cannot be negative")
         _field(row, "language_valid", (bool,), where, optional=True)
         system.rows.append({**row, "judge": key})
+    deltas = _field(data, "deltas", (list,), str(path), optional=True) or []
+    for index, delta in enumerate(deltas):
+        _check_delta(delta, path, f"{path}: deltas[{index}]")
+        system.deltas.append({**delta, "judge": key})
     system.score_files[key] = data
     if key != UTILITY_SCORES:
         system.judges[key] = judge
+
+
+def _check_delta(delta: Any, path: Path, where: str) -> None:
+    """One paired comparison as ``benchmark`` stores it at scoring time (docs/results-store.md)."""
+    if not isinstance(delta, dict):
+        raise LeaderboardError(f"{where}: expected an object")
+    against = _field(delta, "against", (str,), where)
+    if against not in AGAINST:
+        raise LeaderboardError(f"{where}: field 'against' is {against!r:.40}, expected sft or aligned")
+    if not SAFE_ID.match(_field(delta, "against_system", (str,), where)):
+        raise LeaderboardError(
+            f"{where}: field 'against_system' {delta['against_system']!r:.60} is not a plain id"
+        )
+    for name in ("benchmark", "language", "metric"):
+        _field(delta, name, (str,), where)
+    for name in ("n_pairs", "invalid_pairs", "only_this", "only_against"):
+        count = _field(delta, name, (int,), where, optional=name != "n_pairs")
+        if count is not None and count < 0:
+            raise LeaderboardError(f"{where}: field {name!r} is {count}, a count cannot be negative")
+    # A difference of two rates lies in -1..1; the rates themselves and the p-value in 0..1.
+    for names, low, high, what in (
+        (("difference", "low", "high"), -1, 1, "a difference of rates"),
+        (("rate", "against_rate"), 0, 1, "a rate"),
+        (("p_mcnemar",), 0, 1, "a p-value"),
+    ):
+        for name in names:
+            if name not in delta and name not in ("rate", "against_rate"):
+                raise LeaderboardError(f"{where}: missing field {name!r}")
+            number = _field(delta, name, _NUMBER, where, optional=True)
+            if number is not None and not (math.isfinite(number) and low <= number <= high):
+                span = f"{low}-{high}" if low == 0 else f"{low} to {high}"
+                raise LeaderboardError(
+                    f"{where}: field {name!r} is {number}, outside {span} where {what} is expected"
+                )
+    if delta["low"] is not None and delta["high"] is not None and delta["low"] > delta["high"]:
+        raise LeaderboardError(
+            f"{where}: fields 'low' ({delta['low']}) and 'high' ({delta['high']}) are reversed"
+        )
+    _field(delta, "interval", (str,), where, optional=True)
 
 
 def read_judgments(path: Path) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The stored score rows as one pandas frame, and the tables cut from it: headline, heat map, CSV.
 
-Nothing here computes a rate: values, intervals and counts are the stored ones. The only arithmetic
-is presentation (the difference between two stored rates, a colour for a heat-map cell).
+Nothing here computes a rate or a difference: values, intervals, counts and the paired comparisons
+against the SFT and aligned models (``deltas``) are the stored ones. The only arithmetic is
+presentation (a colour for a heat-map cell).
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from resta_bench.leaderboards.labels import benchmark_name
+from resta_bench.leaderboards.spreadsheet import CSV_LINE_END, FORMULA, spreadsheet_text
 from resta_bench.leaderboards.store import KEY_FIELDS, ROLES, UTILITY_SCORES, System
+from resta_bench.leaderboards.units import RATE, Unit, metric_unit
 
 ALL = "all"
 HEADLINE_METRICS = ("harmful", "refusal_safe", "refusal_unsafe")
+OVER_REFUSAL_METRICS = {"refusal_safe": "safe prompts refused", "refusal_unsafe": "unsafe prompts refused"}
 # Metrics where a smaller number is the better one; every other metric (accuracy, pass@1, ...) is
 # higher-is-better. Utility metrics from lm-eval that are losses are listed too.
 LOWER_IS_BETTER = frozenset(
@@ -25,6 +30,7 @@ BENCHMARK_ORDER = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest
 CSV_COLUMNS = (
     "system method benchmark language category subcategory judge metric value ci_low ci_high n".split()
 )
+NUMBER_COLUMNS = ("value", "ci_low", "ci_high", "n")  # the rest is text, from the store's files
 # The frame behind them: a stored row's fields plus the system it belongs to.
 SCORE_COLUMNS = ["system", "judge", *KEY_FIELDS, *"value ci_low ci_high n k invalid language_valid".split()]
 
@@ -40,10 +46,19 @@ def score_frame(systems: list[System]) -> pd.DataFrame:
 
 
 def scores_csv(frame: pd.DataFrame, systems: list[System]) -> str:
-    """The long-format download: one line per stored score row."""
+    """The long-format download: one line per stored score row, its text safe to open in a spreadsheet."""
     methods = {system.id: system.meta.get("method") or system.meta["role"] for system in systems}
-    table = frame.assign(method=frame["system"].map(methods))
-    return table.loc[:, CSV_COLUMNS].to_csv(index=False, lineterminator="\n")
+    table = frame.assign(method=frame["system"].map(methods)).loc[:, CSV_COLUMNS]
+    for name in CSV_COLUMNS:
+        if name not in NUMBER_COLUMNS:
+            table[name] = _spreadsheet_column(table[name])
+    return table.to_csv(index=False, lineterminator=CSV_LINE_END)
+
+
+def _spreadsheet_column(column: pd.Series) -> pd.Series:
+    # A column holds few distinct values (categories, ids) in many rows: check each value once.
+    risky = {value: spreadsheet_text(value) for value in column.unique() if FORMULA.match(value)}
+    return column.replace(risky) if risky else column
 
 
 def _order(values: list[str], preferred: tuple[str, ...]) -> list[str]:
@@ -73,8 +88,58 @@ class Column:
         return " ".join(parts)
 
     @property
+    def group(self) -> str:
+        """The headline's column group: a multilingual benchmark by language, the other safety sets,
+        over-refusal, utility."""
+        if self.utility:
+            return "utility"
+        if self.metric in OVER_REFUSAL_METRICS:
+            return "over-refusal"
+        return self.benchmark if self.multilingual or self.language != ALL else "safety"
+
+    @property
+    def short(self) -> str:
+        """The column's header under its group's header, with its unit where the group does not say it."""
+        if self.utility:
+            return f"{self.benchmark} {self.metric} ({self.unit.header})"
+        if self.metric in OVER_REFUSAL_METRICS:
+            return f"{benchmark_name(self.benchmark)} {OVER_REFUSAL_METRICS[self.metric]}"
+        if self.group == self.benchmark:
+            return self.language
+        return benchmark_name(self.benchmark)
+
+    @property
+    def unit(self) -> Unit:
+        return metric_unit(self.metric) if self.utility else RATE
+
+    @property
     def lower_is_better(self) -> bool:
         return self.metric in LOWER_IS_BETTER
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    title: str
+    columns: list[Column]
+
+
+GROUP_TITLES = {
+    "safety": "Other safety sets: harmful rate (%)",
+    "over-refusal": "Over-refusal (%)",
+    "utility": "Utility (lm-eval's metrics)",
+}
+
+
+def column_groups(columns: list[Column]) -> list[Group]:
+    """The headline's columns in their groups, in column order (columns arrive grouped)."""
+    groups: dict[str, list[Column]] = {}
+    for column in columns:
+        groups.setdefault(column.group, []).append(column)
+    return [
+        Group(key, GROUP_TITLES.get(key, f"{benchmark_name(key)}: harmful rate (%)"), members)
+        for key, members in groups.items()
+    ]
 
 
 @dataclass
@@ -82,8 +147,8 @@ class HeadlineRow:
     system: System
     judge: str  # "" where a system has utility scores only
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # column key -> stored score row
-    vs_sft: float | None = None
-    vs_aligned: float | None = None
+    vs_sft: dict[str, Any] | None = None  # the stored delta against its SFT model on the reference column
+    vs_aligned: dict[str, Any] | None = None
 
 
 @dataclass
@@ -91,6 +156,10 @@ class Headline:
     columns: list[Column]
     rows: list[HeadlineRow]
     reference: Column | None  # the column the changes against SFT / aligned are taken on
+
+    @property
+    def groups(self) -> list[Group]:
+        return column_groups(self.columns)
 
 
 def _overall(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,6 +179,9 @@ def headline_columns(frame: pd.DataFrame) -> list[Column]:
             columns += [Column(benchmark, language, metric) for language in shown]
             if (rows["metric"] == metric).any() and (rows["language"] == ALL).any():
                 columns.append(Column(benchmark, ALL, metric, multilingual=bool(shown)))
+    # Grouped as the headline shows them: by-language benchmarks, other safety sets, over-refusal.
+    rank = {"safety": 1, "over-refusal": 2}
+    columns.sort(key=lambda column: rank.get(column.group, 0))  # stable: the order above within a group
     utility = overall[(overall["judge"] == UTILITY_SCORES) & (overall["language"] == ALL)]
     pairs = utility[["benchmark", "metric"]].drop_duplicates().sort_values(["benchmark", "metric"])
     columns += [Column(b, ALL, m, utility=True) for b, m in pairs.itertuples(index=False)]
@@ -137,14 +209,27 @@ def headline(systems: list[System], frame: pd.DataFrame) -> Headline:
         utility = cells.get(UTILITY_SCORES, {})
         for judge in sorted(system.judges) or [""]:
             rows.append(HeadlineRow(system, judge, {**cells.get(judge, {}), **utility}))
-    by_key = {(row.system.id, row.judge): row for row in rows}
     if reference is not None:
         for row in rows:
-            row.vs_sft = _change(row, by_key.get((row.system.meta.get("sft_system"), row.judge)), reference)
-            row.vs_aligned = _change(
-                row, by_key.get((row.system.meta.get("aligned_system"), row.judge)), reference
-            )
+            row.vs_sft = stored_delta(row.system, row.judge, "sft", reference)
+            row.vs_aligned = stored_delta(row.system, row.judge, "aligned", reference)
     return Headline(columns, rows, reference)
+
+
+def stored_delta(system: System, judge: str, against: str, column: Column) -> dict[str, Any] | None:
+    """The delta ``benchmark`` stored for this system against its SFT or aligned model on ``column``,
+    or None: none stored, or stored against another system than ``system.json`` now names."""
+    other = system.meta.get(f"{against}_system")
+    for delta in system.deltas:
+        if (
+            delta["judge"] == judge
+            and delta["against"] == against
+            and delta["against_system"] == other
+            and (delta["benchmark"], delta["language"], delta["metric"])
+            == (column.benchmark, column.language, column.metric)
+        ):
+            return delta
+    return None
 
 
 def _display_order(system: System) -> tuple:
@@ -160,16 +245,6 @@ def _display_order(system: System) -> tuple:
         params,
         meta["label"],
     )
-
-
-def _change(row: HeadlineRow, other: HeadlineRow | None, column: Column) -> float | None:
-    """Difference of two stored rates (this system minus the other), or None where either is missing."""
-    if other is None or other is row:
-        return None
-    mine, theirs = row.cells.get(column.key), other.cells.get(column.key)
-    if mine is None or theirs is None or mine["value"] is None or theirs["value"] is None:
-        return None
-    return mine["value"] - theirs["value"]
 
 
 def _is_overall(row: dict[str, Any]) -> bool:

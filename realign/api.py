@@ -18,23 +18,23 @@ from resta_bench.realign.hashing import HashCache, default_cache_path
 from resta_bench.realign.lora import LoraSft, is_lora_adapter
 from resta_bench.realign.methods import Method, get_method
 from resta_bench.realign.output import (
+    COMMAND_LINE,
     MODEL_SUPPORT_FILES,
+    PYTHON,
     VECTOR_SUPPORT_FILES,
+    Spelling,
+    check_out,
     copy_support_files,
     staged_dir,
-    write_json,
 )
 from resta_bench.realign.vector import VECTOR_METHOD, VectorFromModels, open_vector_dir
+from resta_bench.storage.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 
 PathLike = str | Path
 DEFAULT_MAX_SHARD_SIZE = "5GB"
-OPTION = {"models": "--model"}  # how the command line spells a role, where it differs from --<role>
-
-
-def option(role: str) -> str:
-    return OPTION.get(role, f"--{role}")
+option = COMMAND_LINE.name  # how the command line spells a role (input errors name it so everywhere)
 
 
 SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
@@ -66,6 +66,7 @@ def realign(
     device: str = "cpu",
     overwrite: bool = False,
     max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+    spelling: Spelling = PYTHON,
     **method_params: Any,
 ) -> Path:
     """Writes the model ``method`` makes from its inputs to ``out`` and returns ``out``.
@@ -76,6 +77,10 @@ def realign(
     method's own parameters, e.g. ``beta`` and ``dare_p`` for ``resta`` (see ``describe_methods()``).
     Raises ``RealignError`` (one line naming the file, tensor or option) on bad input, leaving no
     ``out`` behind. ``out`` also receives ``recipe.json``.
+
+    ``out`` must not be, contain or lie inside an input; an existing ``out`` is replaced only with
+    ``overwrite`` and only when resta wrote it. Else ``StorageError`` (a ``ValueError`` too) says why,
+    before any work; its words are ``spelling``'s (``out=`` here, ``--out`` for the command line).
     """
     chosen = get_method(method)
     params = chosen.resolve_params(method_params)
@@ -88,9 +93,11 @@ def realign(
     compute_device = _device(device)
     max_shard_bytes = parse_size(max_shard_size)
     started, clock = datetime.now(timezone.utc), time.perf_counter()
-    with staged_dir(Path(out), overwrite=overwrite, inputs=[Path(p) for p in _paths(given)]) as staging:
-        opened = _open_inputs(given)
-        inputs = _method_inputs(chosen, opened, params)
+    check_out(out, overwrite=overwrite, inputs=given, spelling=spelling)
+    opened = _open_inputs(given)
+    inputs = _method_inputs(chosen, opened, params)
+    kind = "safety vector" if chosen.name == VECTOR_METHOD else "re-aligned model"
+    with staged_dir(out, overwrite=overwrite, kind=kind, inputs=given, spelling=spelling) as staging:
         input_files = {label: source.files() for label, source in engine.labelled(opened)}
         with recipe.InputHasher(input_files, HashCache(default_cache_path())) as hasher:
             report = engine.stream(
@@ -108,7 +115,7 @@ def realign(
                 report.tied_embeddings[label] = dict(source.aliases)
         support = VECTOR_SUPPORT_FILES if chosen.name == VECTOR_METHOD else MODEL_SUPPORT_FILES
         copy_support_files(_support_dirs(inputs[chosen.template]), staging, support)
-        write_json(
+        write_json_atomic(
             staging / "recipe.json",
             {
                 "method": chosen.name,
@@ -137,6 +144,7 @@ def make_safety_vector(
     overwrite: bool = False,
     device: str = "cpu",
     max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+    spelling: Spelling = PYTHON,
 ) -> Path:
     """Writes v = θ_aligned − θ_unaligned (stored in the aligned model's dtype) to ``out``; returns ``out``.
 
@@ -150,6 +158,7 @@ def make_safety_vector(
         overwrite=overwrite,
         device=device,
         max_shard_size=max_shard_size,
+        spelling=spelling,
     )
 
 
@@ -173,10 +182,6 @@ def describe_methods() -> dict[str, dict[str, Any]]:
 def _given(**paths: Any) -> dict[str, Any]:
     """The inputs the caller named, in command-line order."""
     return {role: path for role, path in paths.items() if path}
-
-
-def _paths(given: dict[str, Any]) -> list[PathLike]:
-    return [p for value in given.values() for p in (value if isinstance(value, list) else [value])]
 
 
 def _check_roles(method: Method, given: dict[str, Any]) -> None:

@@ -93,10 +93,14 @@ def refuse_pickles(path: Path, role: str) -> None:
 
 
 def read_json(path: Path) -> dict:
+    """The JSON object in ``path``; every file resta reads this way (configs, indexes, recipes) holds one."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RealignError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(data, dict):
+        raise RealignError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
@@ -142,7 +146,11 @@ class Checkpoint:
         if index.is_file():
             weight_map = read_json(index).get("weight_map")
             if not isinstance(weight_map, dict) or not weight_map:
-                raise RealignError(f"{index}: field 'weight_map' is missing or empty")
+                raise RealignError(f"{index}: field 'weight_map' must be a non-empty object")
+            for name, shard in weight_map.items():
+                # A shard is a file of this folder: its hash is in the recipe, which hashes only those.
+                if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", ".."):
+                    raise RealignError(f"{index}: tensor {name} names {shard!r}, not a file of the folder")
             files = sorted({self.path / name for name in weight_map.values()})
             for file in files:
                 if not file.is_file():

@@ -11,12 +11,12 @@ import functools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from resta_bench.realign.checkpoint import (
@@ -29,6 +29,7 @@ from resta_bench.realign.checkpoint import (
 from resta_bench.realign.errors import RealignError
 from resta_bench.realign.memory import reuse_freed_memory
 from resta_bench.realign.methods import Method, TensorContext
+from resta_bench.realign.prepass import Prepass
 from resta_bench.realign.writer import PlannedTensor, ShardWriter, plan_shards
 from tqdm import tqdm
 
@@ -55,6 +56,7 @@ class Report:
     tied_embeddings: dict[str, dict[str, str]] = field(default_factory=dict)  # input -> {output name: stored}
     output_ties_embeddings: bool = False  # the template's config ties lm_head to the input embedding
     notes: dict[str, list[str]] = field(default_factory=dict)
+    prepass: dict[str, Any] = field(default_factory=dict)  # what the method's pre-pass derived
 
     def log(self) -> None:
         if self.buffers_copied:
@@ -170,6 +172,7 @@ def stream(
     template = inputs[method.template]
     report = Report()
     plans = plan(template, inputs, report)
+    derived = _prepare(method, inputs, params, plans, device, report)
     shards = plan_shards([p.output for p in plans], max_shard_bytes)
     writer = ShardWriter(out_dir, shards)
     total = sum(p.output.nbytes for p in plans)
@@ -178,7 +181,7 @@ def stream(
     jobs = (
         job
         for tensor_plan in plans
-        for job in _jobs(method, inputs, params, tensor_plan, seed, device, report)
+        for job in _jobs(method, inputs, params, tensor_plan, seed, device, report, derived)
     )
     try:
         with (
@@ -197,11 +200,86 @@ def stream(
     return report
 
 
+def _prepare(
+    method: Method,
+    inputs: Inputs,
+    params: dict[str, Any],
+    plans: list[TensorPlan],
+    device: torch.device,
+    report: Report,
+) -> dict[str, Any]:
+    """Runs the method's pre-pass, if it has one, over the rows the method will compute."""
+    if method.prepare is None:
+        return {}
+    shapes = {
+        p.output.name: (p.computed_rows, *p.output.shape[1:]) if p.output.shape else ()
+        for p in plans
+        if p.computed_rows
+    }
+    map_blocks = functools.partial(_map_blocks, inputs, shapes, device, f"{method.name} pre-pass")
+    report.prepass = method.prepare(params, Prepass(inputs, shapes, map_blocks))
+    return report.prepass
+
+
+def _map_blocks(
+    inputs: Inputs,
+    shapes: dict[str, tuple[int, ...]],
+    device: torch.device,
+    desc: str,
+    fn: Callable[[str, dict[str, torch.Tensor]], Any],
+    roles: Sequence[str],
+    *,
+    names: Collection[str] | None = None,
+    whole: bool = False,
+) -> Iterator[tuple[str, Any]]:
+    """``Prepass.map_blocks``: ``fn`` of each block on the block workers (one for whole tensors, which
+    are too large to hold several of), results in order."""
+    jobs = [
+        functools.partial(_prepass_job, inputs, roles, name, start, stop, device, fn)
+        for name in shapes
+        if names is None or name in names
+        for start, stop in _blocks((shapes[name] or (1,))[0], math.prod(shapes[name][1:]), whole)
+    ]  # a 0-d tensor is one row
+    workers = torch.get_num_threads() if device.type == "cpu" and not whole else 1
+    with (
+        _torch_threads_per_worker(workers),
+        ThreadPoolExecutor(workers, thread_name_prefix="realign-prepass") as pool,
+        tqdm(total=len(jobs), unit="block", desc=desc, disable=None) as progress,
+    ):
+        for result in _in_order(iter(jobs), pool, workers):
+            progress.update()
+            yield result
+
+
+def _prepass_job(
+    inputs: Inputs,
+    roles: Sequence[str],
+    name: str,
+    start: int,
+    stop: int,
+    device: torch.device,
+    fn: Callable[[str, dict[str, torch.Tensor]], Any],
+) -> tuple[str, Any]:
+    return name, fn(name, {role: _read_finite(inputs[role], name, start, stop, device) for role in roles})
+
+
+def _read_finite(source: Source, name: str, start: int, stop: int, device: torch.device) -> torch.Tensor:
+    """Rows a pre-pass reads: it may rank or drop any of them, so a NaN or Inf is refused here."""
+    rows = _read_block(source, name, start, stop, device)
+    if not all_finite(rows):
+        source.check_finite(name, start, stop)
+        raise RealignError(f"tensor {name}: {source.role} overflows float32")
+    return rows
+
+
 Rows = tuple[str, torch.Tensor]  # rows of one output tensor, to write: (name, values)
 Job = Callable[[], Rows]
+Result = TypeVar("Result")
 
 
-def _in_order(jobs: Iterator[Job], pool: ThreadPoolExecutor, workers: int) -> Iterator[Rows]:
+def _in_order(
+    jobs: Iterator[Callable[[], Result]], pool: ThreadPoolExecutor, workers: int
+) -> Iterator[Result]:
     """The jobs' results in order, computed ``workers`` at a time while the caller writes the previous
     one; with one worker, computed in the caller's thread. At most ``workers + 1`` blocks are in memory."""
     if workers == 1:
@@ -240,13 +318,16 @@ def _jobs(
     seed: int,
     device: torch.device,
     report: Report,
+    derived: dict[str, Any],
 ) -> Iterator[Job]:
     output, template = tensor_plan.output, inputs[method.template]
     rows = output.shape[0] if output.shape else 1
     row_elements = math.prod(output.shape[1:])
     computed = tensor_plan.computed_rows or 0
     for start, stop in _blocks(computed, row_elements, whole=not method.elementwise) if computed else ():
-        ctx = TensorContext(output.name, seed, device, report.notes, start=start * row_elements)
+        ctx = TensorContext(
+            output.name, seed, device, report.notes, start=start * row_elements, derived=derived
+        )
         yield functools.partial(_compute, method, inputs, params, output, start, stop, ctx)
     remaining = rows - computed
     if remaining or not computed:  # the template's own rows: added vocabulary, or a tensor copied whole

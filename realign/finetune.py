@@ -8,18 +8,21 @@ atomically (a temporary folder renamed at the end) with a ``finetune.json`` reci
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from resta_bench.realign.checkpoint import Checkpoint
 from resta_bench.realign.errors import RealignError
 from resta_bench.realign.finetune_data import encode_examples, load_examples, pad_batch
+from resta_bench.realign.lora import is_finite_number, is_positive_int
+from resta_bench.realign.output import PYTHON, Spelling, check_out, follow_umask, staged_dir
+from resta_bench.storage.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,6 @@ def _load_model(model_dir: Path, device: str):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    if not model_dir.is_dir():
-        raise RealignError(f"{model_dir}: no such model directory")
     try:
         stored_dtype = AutoConfig.from_pretrained(model_dir).dtype or torch.float32
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -76,26 +77,6 @@ def _progress_callback(losses: list[dict[str, float]], description: str):
     return ProgressOnStderr()
 
 
-def _prepare_out(out: Path, overwrite: bool) -> Path:
-    if out.exists() and not overwrite:
-        raise RealignError(
-            f"{out}: output directory exists (pass overwrite=True / --overwrite to replace it)"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    return staging
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Swap the finished folder into place; an old output is removed only after the new one is there."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def finetune(
     model: str | Path,
     data: str | Path,
@@ -115,35 +96,42 @@ def finetune(
     device: str = "cpu",
     overwrite: bool = False,
     description: str = "finetune",
+    spelling: Spelling = PYTHON,
 ) -> Path:
     """Fine-tune ``model`` on question–answer JSON Lines and write a model dir (or a LoRA adapter dir).
 
     ``lr`` defaults to 2e-4 with LoRA and 2e-5 without; ``warmup`` is a fraction of the steps when below
     1, else a step count (linear warm-up, then linear decay). A full fine-tune is stored in the input's
     dtype. Same inputs and seed, same weights. Raises ``RealignError`` (naming the file and line) on bad
-    data, a missing model or an existing ``out``, leaving no ``out`` behind.
+    data, a missing or broken model or bad LoRA settings, leaving no ``out`` behind; ``StorageError`` for
+    an ``out`` that is, contains or lies inside ``model`` or ``data``, or exists and is not a dir resta
+    wrote (replaced only with ``overwrite``), in ``spelling``'s words (``--out`` for the command line).
     """
     from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 
-    model_dir, data_path, out = Path(model), Path(data), Path(out)
+    model_dir, data_path = Path(model), Path(data)
+    inputs = {"model": model_dir, "data": data_path}
+    if lora:
+        _check_lora_settings(lora_r, lora_alpha, lora_targets, spelling)
+    check_out(out, overwrite=overwrite, inputs=inputs, spelling=spelling)
+    Checkpoint(model_dir, "model")  # its config, index and shards are sound (transformers would crash)
     examples = load_examples(data_path)
-    staging = _prepare_out(out, overwrite)
     lr = lr if lr is not None else (2e-4 if lora else 2e-5)
     started = time.time()
+    with staged_dir(
+        out,
+        overwrite=overwrite,
+        kind="LoRA adapter" if lora else "fine-tuned model",
+        inputs=inputs,
+        spelling=spelling,
+    ) as staging:
+        set_seed(seed)  # before the model exists, so a LoRA adapter's random init is seeded too
+        network, tokenizer, stored_dtype = _load_model(model_dir, device)
+        if lora:
+            network = _with_adapter(network, model_dir, lora_r, lora_alpha, lora_targets, spelling)
+        features = encode_examples(tokenizer, examples, max_length, data_path)
 
-    set_seed(seed)  # before the model exists, so a LoRA adapter's random init is seeded too
-    network, tokenizer, stored_dtype = _load_model(model_dir, device)
-    if lora:
-        from peft import LoraConfig, get_peft_model
-
-        adapter = LoraConfig(
-            r=lora_r, lora_alpha=lora_alpha, target_modules=list(lora_targets), task_type="CAUSAL_LM"
-        )
-        network = get_peft_model(network, adapter)
-    features = encode_examples(tokenizer, examples, max_length, data_path)
-
-    losses: list[dict[str, float]] = []
-    try:
+        losses: list[dict[str, float]] = []
         arguments = TrainingArguments(
             output_dir=str(staging / "trainer"),
             num_train_epochs=epochs,
@@ -177,6 +165,7 @@ def finetune(
             network = network.to(dtype=stored_dtype)
         network.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
+        follow_umask(staging)
         params = dict(
             lora=lora, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed
         )
@@ -184,12 +173,36 @@ def finetune(
         if lora:
             params.update(lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=list(lora_targets))
         recipe = _recipe(model_dir, data_path, len(features), params, losses, started)
-        (staging / RECIPE_FILE).write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
-        _publish(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        write_json_atomic(staging / RECIPE_FILE, recipe)
     log.info("fine-tuned %s on %s (%d examples) -> %s", model_dir, data_path, len(features), out)
-    return out
+    return Path(out)
+
+
+def _check_lora_settings(r: Any, alpha: Any, targets: Any, spelling: Spelling) -> None:
+    """PEFT's own checks come late (after the model loads) and as tracebacks; these come first."""
+    if not is_positive_int(r):
+        raise RealignError(f"{spelling.name('lora_r')} must be a positive integer, got {r!r}")
+    if not is_finite_number(alpha):
+        raise RealignError(f"{spelling.name('lora_alpha')} must be a number, got {alpha!r}")
+    names = isinstance(targets, Sequence) and not isinstance(targets, str) and targets
+    if not names or not all(isinstance(name, str) and name for name in targets):
+        raise RealignError(
+            f"{spelling.name('lora_targets')} must be a list of module names such as "
+            f"{list(DEFAULT_LORA_TARGETS)}, got {targets!r}"
+        )
+
+
+def _with_adapter(network, model_dir: Path, r: int, alpha: float, targets: Sequence[str], spelling: Spelling):
+    from peft import LoraConfig, get_peft_model
+
+    adapter = LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets), task_type="CAUSAL_LM")
+    try:
+        return get_peft_model(network, adapter)
+    except ValueError as error:  # e.g. no module of the model matches the targets
+        message = " ".join(str(error).split())
+        raise RealignError(
+            f"{spelling.name('lora_targets')} {list(targets)}: {model_dir}: {message}"
+        ) from None
 
 
 def _recipe(

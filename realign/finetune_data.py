@@ -35,11 +35,18 @@ def load_examples(path: str | Path) -> list[QAExample]:
     if not path.is_file():
         raise RealignError(f"{path}: no such data file")
     examples = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            where = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                byte, offset = raw[error.start], error.start + 1
+                raise RealignError(
+                    f"{where}: not UTF-8 text (byte 0x{byte:02x}, the line's byte {offset})"
+                ) from None
             if not line.strip():
                 continue
-            where = f"{path}:{number}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from resta_bench.storage.atomic import write_text_atomic
 from tqdm import tqdm
+
+log = logging.getLogger(__name__)
 
 _BLOCK_BYTES = 1 << 23
 
@@ -60,12 +63,24 @@ class HashCache:
     def __init__(self, path: Path | None):
         self.path = path
         self.entries: dict[str, list[Any]] = {}
-        if path is not None and path.is_file():
-            try:
-                self.entries = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self.entries = {}  # a damaged cache only costs time
         self.changed = False
+        if path is not None and path.exists():
+            self.entries = self._read(path)
+
+    def _read(self, path: Path) -> dict[str, list[Any]]:
+        """The cached entries; a cache that is no such JSON (damaged, hand-edited) is read as empty and
+        rebuilt: it only costs time, so it must not stop a run."""
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            problem = f"unreadable ({error})"
+        else:
+            if isinstance(entries, dict) and all(_is_entry(entry) for entry in entries.values()):
+                return entries
+            problem = "not a hash cache: an object of [size, mtime_ns, sha256] entries was expected"
+        log.warning("hash cache %s: %s; hashing the inputs again and rebuilding it", path, problem)
+        self.changed = True
+        return {}
 
     def lookup(self, file: Path) -> str | None:
         stat = file.stat()
@@ -87,12 +102,23 @@ class HashCache:
         return digest
 
     def save(self) -> None:
-        """Atomic, with a temporary file of its own, so concurrent savers never clash (the last one wins)."""
+        """Atomic, with a temporary file of its own, so concurrent savers never clash (the last one wins).
+
+        A cache that cannot be written (a full disk, a read-only home) is said once and skipped: the
+        run's own output matters more than the time the cache would save next time."""
         if self.path is None or not self.changed:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(self.entries, out)
-        os.replace(temporary, self.path)
+        try:
+            write_text_atomic(self.path, json.dumps(self.entries))
+        except OSError as error:
+            log.warning("hash cache %s: not saved (%s)", self.path, error.strerror or error)
         self.changed = False
+
+
+def _is_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, list)
+        and len(entry) == 3
+        and all(isinstance(value, int) for value in entry[:2])
+        and isinstance(entry[2], str)
+    )

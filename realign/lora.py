@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from resta_bench.realign.checkpoint import (
@@ -46,8 +48,86 @@ class LowRankUpdate:
         return (self.left[start:stop] @ self.right).mul_(self.scaling)
 
 
+def is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_regex(value: str) -> bool:
+    try:
+        re.compile(value)
+    except re.error:
+        return False
+    return True
+
+
+def _checked(file: Path, name: str, value: Any, valid: Callable[[Any], bool], expected: str) -> Any:
+    if value is None:
+        raise RealignError(f"{file}: field {name!r} is missing (expected {expected})")
+    if not valid(value):
+        raise RealignError(f"{file}: field {name!r} must be {expected}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """What ``adapter_config.json`` says about the update: rank and alpha, per module where patterns say."""
+
+    rank: int
+    alpha: float
+    rank_pattern: dict[str, int]
+    alpha_pattern: dict[str, float]
+    fan_in_fan_out: bool
+    use_rslora: bool
+
+    @classmethod
+    def read(cls, file: Path) -> AdapterSettings:
+        """The settings, each checked: PEFT writes every one, so a missing or odd one is a broken file."""
+        config = read_json(file)
+        if config.get("peft_type") != "LORA":
+            raise RealignError(
+                f"{file}: field 'peft_type' is {config.get('peft_type')!r}; only LORA adapters are supported"
+            )
+        flags = {}
+        for name in ("use_dora", "fan_in_fan_out", "use_rslora"):
+            flags[name] = _checked(file, name, config.get(name) or False, _is_bool, "true or false")
+        if flags.pop("use_dora"):
+            raise RealignError(f"{file}: field 'use_dora' is true; DoRA adapters are not supported")
+        patterns = {
+            name: _checked(file, name, config.get(name) or {}, _is_object, "an object")
+            for name in ("rank_pattern", "alpha_pattern")
+        }
+        for name, pattern in patterns.items():
+            for key in pattern:
+                _checked(file, f"{name} key", key, _is_regex, "a regular expression")
+        return cls(
+            rank=_checked(file, "r", config.get("r"), is_positive_int, "a positive integer"),
+            alpha=_checked(file, "lora_alpha", config.get("lora_alpha"), is_finite_number, "a number"),
+            rank_pattern={
+                key: _checked(file, f"rank_pattern.{key}", value, is_positive_int, "a positive integer")
+                for key, value in patterns["rank_pattern"].items()
+            },
+            alpha_pattern={
+                key: _checked(file, f"alpha_pattern.{key}", value, is_finite_number, "a number")
+                for key, value in patterns["alpha_pattern"].items()
+            },
+            **flags,
+        )
+
+
 def _pattern_value(patterns: dict, module: str, default: float) -> float:
-    """PEFT's alpha_pattern: a key matches a module by its full name or a dotted suffix."""
+    """PEFT's rank_pattern and alpha_pattern: a key matches a module by its full name or a dotted suffix."""
     for key, value in patterns.items():
         if re.fullmatch(rf"(.*\.)?{key}", module):
             return value
@@ -61,15 +141,7 @@ class LoraSft:
         self.path = Path(path)
         self.role = role
         self.base = base
-        config_file = self.path / ADAPTER_CONFIG
-        self.adapter_config = read_json(config_file)
-        peft_type = self.adapter_config.get("peft_type")
-        if peft_type != "LORA":
-            raise RealignError(
-                f"{config_file}: field 'peft_type' is {peft_type!r}; only LORA adapters are supported"
-            )
-        if self.adapter_config.get("use_dora"):
-            raise RealignError(f"{config_file}: field 'use_dora' is true; DoRA adapters are not supported")
+        self.settings = AdapterSettings.read(self.path / ADAPTER_CONFIG)
         weights = self.path / ADAPTER_WEIGHTS
         if not weights.is_file():
             refuse_pickles(self.path, role)
@@ -103,10 +175,10 @@ class LoraSft:
             raise RealignError(
                 f"{weights}: adapts {module}, but --aligned {self.base.path} has no tensor {target}"
             )
-        config = self.adapter_config
+        settings = self.settings
         if "lora_A" in pair and "lora_B" in pair:
             a, b = pair["lora_A"], pair["lora_B"]
-            transposed = bool(config.get("fan_in_fan_out"))
+            transposed = settings.fan_in_fan_out
         elif "lora_embedding_A" in pair and "lora_embedding_B" in pair:
             a, b = pair["lora_embedding_A"], pair["lora_embedding_B"]
             transposed = True  # PEFT's embedding update is (B·A)ᵀ
@@ -116,9 +188,14 @@ class LoraSft:
             raise RealignError(
                 f"{weights}: module {module} has non-matrix LoRA factors (conv LoRA is not supported)"
             )
-        rank = a.shape[0]
-        alpha = _pattern_value(config.get("alpha_pattern") or {}, module, config.get("lora_alpha", rank))
-        scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+        rank = _pattern_value(settings.rank_pattern, module, settings.rank)
+        if a.shape[0] != rank or b.shape[1] != rank:
+            raise RealignError(
+                f"{weights}: module {module} has LoRA factors of rank {a.shape[0]} (A) and {b.shape[1]} (B), "
+                f"but {ADAPTER_CONFIG} says r = {rank}"
+            )
+        alpha = _pattern_value(settings.alpha_pattern, module, settings.alpha)
+        scaling = alpha / math.sqrt(rank) if settings.use_rslora else alpha / rank
         update = (
             LowRankUpdate(a.T.contiguous(), b.T.contiguous(), scaling)
             if transposed

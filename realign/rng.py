@@ -64,9 +64,13 @@ def stream_state(seed: int, name: str, start: int) -> tuple[np.uint64, np.uint64
     )
 
 
+# p resolves to round(p·2¹⁶)·2⁻¹⁶, which is 1 (every element dropped, no word keeps one) from this p on.
+DROPS_ALL_FROM = 1 - 2**-17
+
+
 def threshold(p: float) -> np.uint16:
-    """The smallest word that keeps an element: round(p·2¹⁶), and 2¹⁶ − 1 for p just below 1."""
-    return np.uint16(min(round(p * _WORD_VALUES), _WORD_VALUES - 1))
+    """The smallest word that keeps an element: round(p·2¹⁶), for p below ``DROPS_ALL_FROM``."""
+    return np.uint16(round(p * _WORD_VALUES))
 
 
 def rescale(p: float) -> np.float32:

@@ -51,8 +51,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             os.fsync(stream.fileno())
         os.chmod(temporary, file_mode())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)  # a failed write or fsync (ENOSPC) names no file: name the target
         raise
 
 

@@ -14,6 +14,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from resta_bench.storage.errors import StorageError
 
@@ -25,6 +26,17 @@ def _holder(lock_path: Path) -> str:
         return lock_path.read_text(encoding="utf-8").strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def _note_holder(handle: TextIO) -> None:
+    """Names this process in the lock file; best effort: on a full disk the lock holds without it."""
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}@{socket.gethostname()}\n")
+        handle.flush()
+    except OSError:
+        pass
 
 
 @contextmanager
@@ -48,10 +60,7 @@ def hold_lock(lock_path: Path, *, what: str, wait: bool = False) -> Iterator[Non
             log.warning("%s: in use by another resta process (pid %s); waiting for it", what, holder)
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}@{socket.gethostname()}\n")
-            handle.flush()
+            _note_holder(handle)
             yield
         finally:
             handle.seek(0)

@@ -44,18 +44,19 @@ def run(args: argparse.Namespace) -> int:
         ["Benchmark", "Language", "n", "invalid", "A", "B", "B - A", "A only", "B only", "McNemar p"],
     )
     for row in rows:
+        counted = row.n > 0  # a group with no valid pair has no rates: shown as "–", never as 0 %
         table.rows.append(
             [
                 row.benchmark,
                 row.language,
                 str(row.n),
                 str(row.invalid),
-                Cell(row.rate_a),
-                Cell(row.rate_b),
-                Cell(row.difference, row.ci_low, row.ci_high),
+                Cell(row.rate_a) if counted else None,
+                Cell(row.rate_b) if counted else None,
+                Cell(row.difference, row.ci_low, row.ci_high) if counted else None,
                 str(row.only_a),
                 str(row.only_b),
-                f"{row.p_value:.3g}",
+                f"{row.p_value:.3g}" if counted else None,
             ]
         )
     print(render([table], args.format), end="")

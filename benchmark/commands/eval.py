@@ -57,8 +57,18 @@ def _argv(argv: list[str]) -> Iterator[None]:
 
 def run_eval(args: argparse.Namespace) -> int:
     from lm_eval._cli import HarnessCLI
+    from resta_bench.tasks.preflight import check_tasks, generation_length_error
 
     cli = HarnessCLI()
     with _argv(lm_eval_argv(args.lm_eval_args)):  # lm-eval's parser reads sys.argv
-        cli.execute(cli.parse_args())
+        lm_eval_args = cli.parse_args()
+        if lm_eval_args.command == "run":
+            check_tasks(lm_eval_args)  # our tasks' data, before lm-eval spends minutes loading a model
+        try:
+            cli.execute(lm_eval_args)
+        except AssertionError as error:
+            explained = generation_length_error(error)
+            if explained is None:
+                raise
+            raise explained from None
     return 0

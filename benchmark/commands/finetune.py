@@ -27,12 +27,15 @@ def register(subparsers) -> None:
     parser.add_argument("--lora-r", type=int, default=8)
     parser.add_argument("--lora-alpha", type=int, default=16)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output dir")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output dir that resta wrote"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from resta_bench.realign.finetune import finetune
+    from resta_bench.realign.output import COMMAND_LINE
 
     out = finetune(
         args.model,
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         lora_alpha=args.lora_alpha,
         device=args.device,
         overwrite=args.overwrite,
+        spelling=COMMAND_LINE,
     )
     print(out)
     return 0

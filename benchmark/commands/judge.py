@@ -15,25 +15,10 @@ import logging
 import sys
 from typing import Any
 
-# Flags that become judge options (dest -> the option's name in judges.model_judge.ModelOptions).
-_MODEL_OPTIONS = (
-    "model",
-    "engine",
-    "base_url",
-    "api_key_env",
-    "concurrency",
-    "max_retries",
-    "timeout_s",
-    "temperature",
-    "max_tokens",
-    "verdict_retries",
-    "batch_size",
-    "device",
-    "prompt",
-    "prompt_file",
-    "languages",
-    "judge_id",
-)
+from resta_bench.judges.options import option_specs
+
+# How a flag's text becomes the option's value; checking the value is the options' own job.
+_FLAG_TYPES = {int: int, float: float, str: str, list: lambda text: [x for x in text.split(",") if x]}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,35 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--judge", default="refusal", help="refusal (default), redeval, chat, llama-guard-3, harmbench"
     )
     model = parser.add_argument_group("model judges")
-    model.add_argument("--model", help="judge model: API model name, hub id or local path")
-    model.add_argument(
-        "--engine", help="api, vllm, transformers or auto (default: API when --base-url is set)"
-    )
-    model.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    model.add_argument(
-        "--api-key-env",
-        help="name of the environment variable holding the API key (default OPENAI_API_KEY; '' for none)",
-    )
-    model.add_argument("--concurrency", type=int, help="requests in flight at once (default 64)")
-    model.add_argument("--max-retries", type=int, help="retries per request on 429/5xx/timeouts (default 6)")
-    model.add_argument("--timeout", dest="timeout_s", type=float, help="seconds per request (default 60)")
-    model.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
-    model.add_argument("--max-tokens", type=int, help="reply length limit")
-    model.add_argument(
-        "--verdict-retries", type=int, help="asks again when a reply has no verdict (default 4)"
-    )
-    model.add_argument("--batch-size", type=int, help="local judges: items per batch (default 8)")
-    model.add_argument("--device", help="local judges: torch device")
-    model.add_argument("--prompt", help="chat judge: named prompt (default redeval)")
-    model.add_argument(
-        "--prompt-file", help="chat judge: JSON prompt file (system, template, harmful, safe, languages)"
-    )
-    model.add_argument(
-        "--languages",
-        type=lambda s: [x for x in s.split(",") if x],
-        help="override the judge's valid languages",
-    )
-    model.add_argument("--judge-id", help="name the judge's output files (default: judge and model)")
+    for spec in option_specs():
+        # Unset flags stay None, so that each judge keeps its own defaults (a guard asks with temperature 0).
+        metavar = spec.flag.removeprefix("--").replace("-", "_").upper()
+        model.add_argument(
+            spec.flag, dest=spec.name, metavar=metavar, type=_FLAG_TYPES[spec.kind], help=spec.help
+        )
     cache = parser.add_argument_group("cache")
     cache.add_argument(
         "--cache", help="judge cache database (default $RESTA_JUDGE_CACHE or ~/.cache/resta-bench)"
@@ -99,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def judge_options(args: argparse.Namespace) -> dict[str, Any]:
     """The judge options the user set (unset flags keep each judge's own defaults)."""
-    return {name: getattr(args, name) for name in _MODEL_OPTIONS if getattr(args, name) is not None}
+    names = (spec.name for spec in option_specs())
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def run_judge(args: argparse.Namespace) -> int:
@@ -131,12 +94,12 @@ def run_judge(args: argparse.Namespace) -> int:
 
 
 def run_agreement(args: argparse.Namespace) -> int:
+    from resta_bench.benchmark.errors import ConfigError
     from resta_bench.benchmark.judging import judges_agreement
+    from resta_bench.storage.names import check_name
 
-    names = [name.strip() for name in args.judges.split(",") if name.strip()]
+    names = [check_name(name.strip(), "--judges") for name in args.judges.split(",") if name.strip()]
     if len(names) != 2:
-        from resta_bench.benchmark.errors import ConfigError
-
         raise ConfigError(f"--judges {args.judges!r}: name exactly two judge ids, e.g. refusal,redeval-gpt-4")
     report = judges_agreement(args.run_dir, names[0], names[1])
     if args.json:

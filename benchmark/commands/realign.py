@@ -10,16 +10,28 @@ METHOD_FLAGS: tuple[tuple[str, str, dict], ...] = (
     ("--beta", "beta", {"type": float, "help": "resta: weight β of the safety vector (default 0.5)"}),
     ("--dare-p", "dare_p", {"type": float, "help": "resta: DARE drop probability p in [0, 1) (default 0)"}),
     ("--alpha", "alpha", {"type": float, "help": "interpolate: weight α of θ_sft − θ_aligned (default 0.5)"}),
-    ("--lambda", "lam", {"type": float, "help": "hdr: weight λ of the harm direction removed (default 1)"}),
+    ("--lambda", "lam", {"type": float, "help": "hdr: weight λ of the harm direction removed (default 3)"}),
+    ("--top-k", "top_k", {"type": float, "help": "hdr: fraction k in (0, 1] of largest entries kept (0.1)"}),
     (
-        "--top-k",
-        "top_k",
-        {"type": float, "help": "hdr: fraction of each tensor's largest entries kept (0.1)"},
+        "--top-k-scope",
+        "top_k_scope",
+        {"help": "hdr: global (one top-k over all weights, default) or per-tensor"},
     ),
     (
-        "--threshold",
-        "threshold",
-        {"type": float, "help": "safe-lora: similarity below which to project (0.5)"},
+        "--select-layers",
+        "select_layers",
+        {"help": "safe-lora: number (project the N lowest cosines, default) or threshold (those ≤ τ)"},
+    ),
+    (
+        "--num-proj-layers",
+        "num_proj_layers",
+        {"type": int, "help": "safe-lora: N of --select-layers number (10)"},
+    ),
+    ("--threshold", "threshold", {"type": float, "help": "safe-lora: τ of --select-layers threshold (0.5)"}),
+    (
+        "--target-modules",
+        "target_modules",
+        {"nargs": "+", "help": "safe-lora, full fine-tunes: modules projected (q_proj k_proj v_proj o_proj)"},
     ),
     (
         "--weights",
@@ -33,7 +45,9 @@ def _add_output_options(parser: argparse.ArgumentParser, *, out_required: bool) 
     parser.add_argument(
         "--out", metavar="DIR", required=out_required, help="output dir (must not exist unless --overwrite)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output dir")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output dir that resta wrote"
+    )
     parser.add_argument(
         "--device", default="cpu", help="cpu (default) or cuda (same bits for element-wise methods)"
     )
@@ -85,6 +99,7 @@ def register(subparsers) -> None:
 
 def run_safety_vector(args: argparse.Namespace) -> int:
     from resta_bench.realign import make_safety_vector
+    from resta_bench.realign.output import COMMAND_LINE
 
     out = make_safety_vector(
         args.aligned,
@@ -93,6 +108,7 @@ def run_safety_vector(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         device=args.device,
         max_shard_size=args.max_shard_size,
+        spelling=COMMAND_LINE,
     )
     print(out)
     return 0
@@ -100,6 +116,7 @@ def run_safety_vector(args: argparse.Namespace) -> int:
 
 def run_realign(args: argparse.Namespace) -> int:
     from resta_bench.realign import RealignError, describe_methods, realign
+    from resta_bench.realign.output import COMMAND_LINE
 
     if args.methods:
         print(json.dumps(describe_methods(), indent=2, ensure_ascii=False))
@@ -120,6 +137,7 @@ def run_realign(args: argparse.Namespace) -> int:
         device=args.device,
         overwrite=args.overwrite,
         max_shard_size=args.max_shard_size,
+        spelling=COMMAND_LINE,
         **params,
     )
     print(out)

@@ -11,7 +11,9 @@ def register(subparsers) -> None:
         help="run an experiment file into a results store (skips finished work)",
         description="Make missing re-aligned models, generate with lm-eval, judge and score, for every "
         "system x suite of an experiment file. Finished steps are skipped, so a re-run does nothing and "
-        "a killed run resumes. --dry-run validates the file and prints the plan.",
+        "a killed run resumes; a second run on the same store waits for the first, then skips what it did. "
+        "--dry-run checks everything that needs no model (tasks, methods and their parameters, judges and "
+        "their options, where models will be written) and prints the plan.",
     )
     parser.add_argument("experiment", help="experiment YAML file (see examples/)")
     parser.add_argument("-o", "--results", default="results", help="results store folder (default: results)")
@@ -25,8 +27,10 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--ray-address",
         default=None,
-        help="Ray cluster address for --executor ray (e.g. auto, ray://head:10001); "
-        "default: start a local instance",
+        help="a running Ray cluster for --executor ray: auto (this machine is one of its nodes), "
+        "HOST:6379 (its head) or ray://HOST:10001 (Ray Client); default: start a local instance. "
+        "Every node needs resta-bench installed and the results folder at the same path (a shared "
+        "file system); jobs lost with a node are reported and a re-run finishes them",
     )
     parser.add_argument("--device", default=None, help="generation device for every hf system (e.g. cpu)")
     parser.add_argument(

@@ -20,23 +20,23 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--out", default=None, help="write one file per table into this folder instead of printing them"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty --out; only a folder resta wrote is ever replaced",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from resta_bench.benchmark.store import ResultsStore
-    from resta_bench.benchmark.tables import paper_tables, render
-    from resta_bench.storage.atomic import write_text_atomic
+    from resta_bench.benchmark.tables import paper_tables, render, write_tables
 
     tables = paper_tables(ResultsStore(args.results), args.judge)
     if args.out is None:
         print(render(tables, args.format), end="")
         return 0
-    extension = {"md": "md", "latex": "tex", "csv": "csv"}[args.format]
-    for table in tables:
-        path = Path(args.out) / f"{table.key}.{extension}"
-        write_text_atomic(path, render([table], args.format))
+    inputs = {"RESULTS": args.results}
+    for path in write_tables(tables, args.out, args.format, overwrite=args.overwrite, inputs=inputs):
         print(path)
     return 0

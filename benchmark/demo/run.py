@@ -20,7 +20,6 @@ import yaml
 from resta_bench.benchmark.demo import data
 from resta_bench.benchmark.demo.settings import FULL, DemoSettings, Schedule
 from resta_bench.benchmark.demo.summary import SummaryRow, summary_rows
-from resta_bench.benchmark.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +88,6 @@ def experiment_document(out: Path, settings: DemoSettings, seed: int) -> dict[st
     }
 
 
-def _prepare(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{out}: output directory is not empty (pass --overwrite to replace it)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def _make_aligned(out: Path, settings: DemoSettings, seed: int, training: dict[str, Path]) -> None:
     from resta_bench.benchmark.tiny_models import build_tiny_chat_model, train_tokenizer
     from resta_bench.realign.finetune import finetune
@@ -142,7 +131,18 @@ def _one_torch_thread() -> Iterator[None]:
 def run_demo(
     out: str | Path = "resta-demo", *, seed: int = 0, settings: DemoSettings = FULL, overwrite: bool = False
 ) -> DemoOutput:
-    """Run the whole miniature into ``out``; return where everything is and the summary rows."""
+    """Run the whole miniature into ``out``; return where everything is and the summary rows.
+
+    ``out`` follows the output rule: an existing folder is replaced only with ``overwrite`` and only when
+    resta wrote it (it holds the marker this writes), never a folder of the user's.
+    """
+    from resta_bench.storage.folders import owned_output
+
+    with owned_output(out, overwrite=overwrite, kind="resta demo") as folder:
+        return _run_demo(folder, seed, settings)
+
+
+def _run_demo(out: Path, seed: int, settings: DemoSettings) -> DemoOutput:
     from resta_bench.benchmark.runner import run_experiment
     from resta_bench.benchmark.store import ResultsStore
     from resta_bench.benchmark.tables import paper_tables, render
@@ -150,8 +150,6 @@ def run_demo(
     from resta_bench.storage.atomic import write_text_atomic
     from tqdm import tqdm
 
-    out = Path(out).resolve()
-    _prepare(out, overwrite)
     experiment, results, site, tables = (
         out / "experiment.yaml",
         out / "results",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from resta_bench.realign.errors import RealignError
+from resta_bench.realign.prepass import Prepass
 
 ROLES = ("sft", "aligned", "unaligned", "vector", "base", "models")
 
@@ -29,6 +30,8 @@ class TensorContext:
     # Where the block starts in the tensor, counted in elements (0 for a whole tensor). Element i of the
     # tensor has word i of the tensor's random stream (seeded by seed and name), whatever the blocks.
     start: int = 0
+    # What the method's pre-pass derived from the whole model (empty without one); shared, read-only.
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def note(self, kind: str) -> None:
         """Records this tensor under ``kind`` in the run's report (e.g. "safe-lora projected")."""
@@ -50,6 +53,7 @@ class Method:
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None
     reads: Callable[[dict[str, Any]], set[str]] | None
     drops: Callable[[dict[str, Any]], set[str]]
+    prepare: Callable[[dict[str, Any], Prepass], dict[str, Any]] | None = None
 
     def reads_optional(self, role: str, params: dict[str, Any]) -> bool:
         """Whether the optional input ``role``, when given, is read with these parameters."""
@@ -81,6 +85,7 @@ def register_method(
     validate: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     reads: Callable[[dict[str, Any]], set[str]] | None = None,
     drops: Callable[[dict[str, Any]], set[str]] = lambda params: set(),
+    prepare: Callable[[dict[str, Any], Prepass], dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Registers ``fn`` under ``name``.
 
@@ -91,6 +96,8 @@ def register_method(
     others are not read at all. ``drops(params)`` names the inputs whose elements the method may discard
     (top-k, projections; not a mask that multiplies by zero, which keeps a NaN), so that a NaN or Inf in
     them need not reach the output: the engine checks those inputs as well as the output.
+    ``prepare(params, prepass)`` runs before the first tensor is computed, reads what it needs through
+    ``prepass.map_blocks`` and returns what each call then finds in ``ctx.derived`` (``realign.prepass``).
     """
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -115,6 +122,7 @@ def register_method(
             validate,
             reads,
             drops,
+            prepare,
         )
         return fn
 

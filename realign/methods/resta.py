@@ -7,11 +7,17 @@ from resta_bench.realign.errors import RealignError
 from resta_bench.realign.methods.checks import check_finite, check_range
 from resta_bench.realign.methods.dare import dare_sum
 from resta_bench.realign.methods.registry import TensorContext, register_method
+from resta_bench.realign.rng import DROPS_ALL_FROM
 
 
 def _validate(params: dict, inputs: dict) -> None:
     check_finite(params, "beta")
     check_range(params, "dare_p", 0.0, 1.0, high_open=True)
+    if params["dare_p"] >= DROPS_ALL_FROM:
+        raise RealignError(
+            f"--dare-p must be below 1 − 2⁻¹⁷ ≈ {DROPS_ALL_FROM:.7f}, got {params['dare_p']!r}: DARE's masks "
+            "resolve p to a multiple of 2⁻¹⁶, and this p rounds to 1, which drops every element"
+        )
     if params["dare_p"] > 0 and inputs.get("aligned") is None:
         raise RealignError("resta with --dare-p needs --aligned (DARE acts on θ_sft − θ_aligned)")
 

@@ -17,6 +17,14 @@ AGGREGATES = [
     {"metric": "harmful", "aggregation": "mean", "weight_by_size": True},
     {"metric": "refusal", "aggregation": "mean", "weight_by_size": True},
 ]
+# A group's `harmful` is not the pooled rate harmful / (harmful + safe): lm-eval (0.4.13) weights each task
+# by its number of documents, invalid verdicts included, and never calls a custom group aggregation (it
+# accepts one in the YAML). So the group's name in lm-eval's table says what its number is.
+GROUP_NOTE = "harmful: question-weighted mean of task rates"
+
+
+def group_alias(group: str) -> str:
+    return f"{group} ({GROUP_NOTE})"
 
 
 def slug(category: str) -> str:
@@ -40,12 +48,14 @@ def configs() -> dict[str, dict]:
             }
         files[f"_catqa_{language}.yaml"] = {
             "group": f"catqa_{language}",
+            "group_alias": group_alias(f"catqa_{language}"),
             "task": [task_name(language, category) for category in CATQA_CATEGORIES],
             "aggregate_metric_list": AGGREGATES,
             "metadata": {"version": 1.0},
         }
     files["_catqa.yaml"] = {
         "group": "catqa",
+        "group_alias": group_alias("catqa"),
         "task": [f"catqa_{language}" for language in CATQA_FILES],
         "aggregate_metric_list": AGGREGATES,
         "metadata": {"version": 1.0},

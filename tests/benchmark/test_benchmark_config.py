@@ -156,3 +156,62 @@ def test_examples_validate_and_plan_offline(name, tmp_path):
         assert len(document["systems"]) == 17
         # 1 aligned + 1 unaligned + 10 fine-tunes + 10 x 4 betas x 2 p.
         assert len(experiment.systems) == 92
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("suites.0.name", "../../victim", "suites[0].name: '../../victim' cannot name a file or folder"),
+        ("suites.0.name", "lm_eval/x", "suites[0].name: 'lm_eval/x' cannot name a file or folder"),
+        ("suites.0.tasks", ["catqa_en", "../x"], "suites[0].tasks[1]: '../x' cannot name a file or folder"),
+        (
+            "judges.0",
+            {"name": "redeval", "options": {"judge_id": "../../../victim"}},
+            "judges[0].options.judge_id: '../../../victim' cannot name a file or folder",
+        ),
+    ],
+)
+def test_names_that_become_paths_are_checked_when_the_file_is_read(path, value, message):
+    with pytest.raises(ValueError) as caught:
+        parse_experiment(with_change(path, value), source="exp.yaml")
+    assert str(caught.value).startswith(f"exp.yaml: {message}")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (".nan", "suites[0].limit: must be a finite number, got nan"),
+        (".inf", "suites[0].limit: must be a finite number, got inf"),
+        ("-.inf", "suites[0].limit: must be a finite number, got -inf"),
+        ("-2", "suites[0].limit: must be positive"),
+        ("2.5", "suites[0].limit: must be a whole number of documents, or a fraction below 1, got 2.5"),
+    ],
+)
+def test_limit_is_a_count_or_a_fraction(tmp_path, value, message):
+    text = yaml.safe_dump(BASE).replace("limit: 2", f"limit: {value}")
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(path)
+    assert str(caught.value).startswith(f"{path}: {message}")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        ("systems.3.recipe.beta", [0.5, float("nan")], "systems[3].recipe.beta[1]"),
+        ("backend", {"model_args": {"gpu_memory_utilization": float("inf")}}, "backend.model_args"),
+        ("suites.0.gen_kwargs", {"temperature": float("nan")}, "suites[0].gen_kwargs.temperature"),
+        ("judges.0", {"name": "redeval", "options": {"timeout_s": float("inf")}}, "judges[0].options"),
+    ],
+)
+def test_no_number_anywhere_may_be_infinite_or_nan(path, value, where):
+    with pytest.raises(ConfigError) as caught:
+        parse_experiment(with_change(path, value), source="exp.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"exp.yaml: {where}") and "must be a finite number" in message
+
+
+def test_num_fewshot_cannot_be_negative():
+    with pytest.raises(ConfigError, match=r"suites\[0\].num_fewshot: must be at least 0"):
+        parse_experiment(with_change("suites.0.num_fewshot", -1), source="exp.yaml")

@@ -3,6 +3,7 @@ then killed midway (a real SIGKILL) and resumed, then run again with nothing lef
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from resta_bench.benchmark.plan import build_plan
 from resta_bench.benchmark.runner import run_experiment
 from resta_bench.benchmark.store import ResultsStore, read_json
 from resta_bench.benchmark.tables import paper_tables, render
+from resta_bench.storage.locks import hold_lock
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +175,86 @@ def test_chat_completions_backend_against_a_loopback_server(write_experiment, ju
     assert store.suite_record(system_id, "safety")["backend"] == "local-chat-completions"
     assert store.read_system(system_id)["model"] == {"path": "org/served-chat", "revision": "main"}
     assert len(store.read_judgments(system_id, "refusal")) == 4
+
+
+def _resta_run(experiment: Path, results: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as stream:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "resta_bench.benchmark.cli", "run", str(experiment), "-o", str(results)]
+            + ["--skip-task-check", "--device", "cpu"],
+            env=env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def test_two_runs_on_one_store_wait_for_each_other_and_never_redo_work(
+    write_experiment, tiny_family, judge_cache, tmp_path
+):
+    experiment = write_experiment(
+        "two", systems=[{"name": "chat", "role": "aligned", "model": str(tiny_family["aligned"])}]
+    )
+    results = tmp_path / "results"
+    env = {**os.environ, "RESTA_JUDGE_CACHE": str(judge_cache)}
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    waiting = f"in use by another resta process (pid {os.getpid()}@"
+    # This test holds the store's lock until both runs are queued behind it, so that they must then
+    # contend with each other: whichever gets the lock first does the work, the other waits for it.
+    with hold_lock(results / ".lock", what="test"):
+        runs = [_resta_run(experiment, results, env, log) for log in logs]
+        deadline = time.monotonic() + 240
+        while not all(waiting in log.read_text(errors="replace") for log in logs):
+            assert all(run.poll() is None for run in runs), [log.read_text() for log in logs]
+            assert time.monotonic() < deadline, "the runs never waited for the store's lock"
+            time.sleep(0.1)
+    try:
+        codes = [run.wait(timeout=600) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+    outputs = [log.read_text() for log in logs]
+    assert codes == [0, 0], outputs
+    for output in outputs:
+        waits = [line for line in output.splitlines() if "in use by another resta process" in line]
+        assert len(waits) == 1 and f"results store {results}: " in waits[0]
+    summaries = sorted(output.strip().splitlines()[-1] for output in outputs)
+    assert summaries == [f"0 of 2 steps run; results in {results}", f"2 of 2 steps run; results in {results}"]
+    assert build_plan(load_experiment(experiment), results).pending == []
+    assert not list(results.glob("*/lm_eval/.*")), "a staging folder was left behind"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_a_run_writes_with_the_umask_and_clears_a_killed_makes_staging(
+    write_experiment, judge_cache, tmp_path, umask, caplog
+):
+    experiment = write_experiment("modes")
+    results = tmp_path / "results"
+    before = os.umask(umask)
+    try:
+        resta_id = build_plan(load_experiment(experiment), results).system_ids["resta"]
+        killed = results / ".models" / f".{resta_id}.4194303.partial"
+        # What a re-alignment killed with SIGKILL leaves: its staging folder beside the model's folder.
+        killed.mkdir(parents=True)
+        (killed / "model-00001-of-00002.safetensors").write_bytes(b"half written")
+        with caplog.at_level(logging.WARNING):
+            run_experiment(experiment, results, device="cpu")
+    finally:
+        os.umask(before)
+    assert not killed.exists() and (results / ".models" / resta_id / "recipe.json").is_file()
+    assert [r.getMessage() for r in caplog.records if str(killed) in r.getMessage()] == [
+        f"{killed}: removed unfinished output of an interrupted run"
+    ]
+    paths = list(results.rglob("*"))  # the store, its hash cache, its lock and the models made in it
+    files = {str(p.relative_to(results)): p.stat().st_mode & 0o777 for p in paths if p.is_file()}
+    folders = {str(p.relative_to(results)): p.stat().st_mode & 0o777 for p in paths if p.is_dir()}
+    for name in (
+        "system.json",
+        "judgments/refusal.jsonl",
+        "scores/refusal.json",
+        "lm_eval/safety/suite.json",
+    ):
+        assert f"{resta_id}/{name}" in files
+    assert set(files.values()) == {0o666 & ~umask}, files
+    assert set(folders.values()) == {0o777 & ~umask}, folders

@@ -14,7 +14,6 @@ def test_wilson_interval_matches_published_values():
     assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
     low, high = wilson_interval(15, 148)
     assert (round(low, 4), round(high, 4)) == (0.0624, 0.1605)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
 
 
@@ -48,3 +47,11 @@ def test_paired_bootstrap_difference():
     assert high - low == pytest.approx(2 * 1.96 * sd / math.sqrt(len(a)), rel=0.15)
     with pytest.raises(ValueError):
         paired_bootstrap_difference([1], [1, 0])
+
+
+def test_nothing_counted_gives_no_estimate():
+    # n = 0 is "no data", not a rate of 0 with an interval: callers show it as "–".
+    assert wilson_interval(0, 0) is None
+    assert paired_bootstrap_difference([], []) is None
+    with pytest.raises(ValueError, match="iterations must be at least 1"):
+        paired_bootstrap_difference([1.0], [0.0], iterations=0)

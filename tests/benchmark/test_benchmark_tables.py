@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import shutil
 import subprocess
 
@@ -13,8 +15,9 @@ from resta_bench.benchmark.cli import main
 from resta_bench.benchmark.compare import compare_systems
 from resta_bench.benchmark.stats import wilson_interval
 from resta_bench.benchmark.store import ResultsStore
-from resta_bench.benchmark.tables import paper_tables, render
+from resta_bench.benchmark.tables import Cell, Table, paper_tables, render
 from resta_bench.storage.atomic import write_json_atomic
+from resta_bench.storage.folders import MARKER
 
 HARMFUL_EN = {"sft-1": 6, "resta-2": 2, "resta-3": 1, "resta-dare-4": 3}
 
@@ -136,11 +139,11 @@ def test_tables_in_the_papers_layout(store):
     tables = {table.key: table for table in paper_tables(store)}
     assert list(tables) == ["harmfulness", "utility", "beta_sweep"]
     harm = render([tables["harmfulness"]], "md")
-    assert "| Task | Regime | Model | CatQA-en | HarmfulQA |" in harm  # empty columns are left out
+    assert "| Task | Regime | Model | CatQA-en | CatQA | HarmfulQA |" in harm  # empty columns are left out
     assert "| code | lora | SFT | 60.0 [31.3, 83.2] | 60.0 [31.3, 83.2] |" in harm
-    assert "| code | lora | RESTA+DARE β=0.5 p=0.3 | 30.0 [10.8, 60.3]" in harm
+    assert "| code | lora | RESTA+DARE β=0.5, p=0.3 | 30.0 [10.8, 60.3]" in harm
     assert harm.index("aligned") < harm.index("SFT") < harm.index("RESTA β=0.5") < harm.index("RESTA β=1 ")
-    assert "| gsm8k (exact_match/strict-match) |" in render([tables["utility"]], "md")
+    assert "| gsm8k exact_match/strict-match (%) |" in render([tables["utility"]], "md")
     sweep = render([tables["beta_sweep"]], "md")
     assert "| code (lora) | RESTA | 0 | 20.0 [5.7, 51.0] | 10.0 [1.8, 40.4] |" in sweep
     assert "| code (lora) | RESTA+DARE | 0.3 | 30.0 [10.8, 60.3] | – |" in sweep
@@ -180,6 +183,7 @@ def test_latex_tables_compile_with_booktabs(store, tmp_path):
 def test_tables_command_writes_one_file_per_table(store, tmp_path, capsys):
     assert main(["tables", str(store.root), "--format", "latex", "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        MARKER,
         "beta_sweep.tex",
         "harmfulness.tex",
         "utility.tex",
@@ -202,3 +206,192 @@ def test_store_writes_are_atomic(tmp_path, monkeypatch):
         write_json_atomic(target, {"v": 2})
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]  # no temporary file left
+
+
+TABLE_KEYS = ("harmfulness", "utility", "beta_sweep")
+
+
+def test_tables_out_replaces_only_a_folder_resta_wrote_and_only_with_overwrite(store, tmp_path, capsys):
+    out = tmp_path / "tables"
+    assert main(["tables", str(store.root), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["tables", str(store.root), "--out", str(out)]) == 2
+    assert f"--out {out}: already exists (pass --overwrite to replace it)" in capsys.readouterr().err
+    (out / "notes.md").write_text("from an earlier run")
+    assert main(["tables", str(store.root), "--out", str(out), "--overwrite"]) == 0
+    assert capsys.readouterr().out.splitlines() == [str(out / f"{key}.md") for key in TABLE_KEYS]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, *sorted(f"{key}.md" for key in TABLE_KEYS)]
+
+    mine = tmp_path / "paper"
+    mine.mkdir()
+    (mine / "draft.tex").write_text("keep me")
+    assert main(["tables", str(store.root), "--out", str(mine), "--overwrite"]) == 2
+    assert "not a folder resta wrote (no .resta-output)" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["draft.tex"]
+    assert main(["tables", str(store.root), "--out", str(store.root / "tables")]) == 2
+    assert "lies inside the input RESULTS" in capsys.readouterr().err
+    # Staged beside the target and swapped in: nothing left but the target and its (unlocked) lock.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tables.lock", "paper", "results", "tables"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002], ids=["umask-022", "umask-002"])
+def test_tables_out_modes_follow_the_umask(umask, store, tmp_path):
+    previous = os.umask(umask)
+    try:
+        assert main(["tables", str(store.root), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        os.umask(previous)
+    out = tmp_path / "out"
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
+        p.name: 0o666 & ~umask for p in out.iterdir()
+    }
+
+
+def _write(path, content) -> None:
+    path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+
+
+def _meta(store, system_id: str = "sft-1", **change) -> dict:
+    return {**json.loads((store.root / system_id / "system.json").read_text()), **change}
+
+
+def _without(record: dict, name: str) -> dict:
+    return {key: value for key, value in record.items() if key != name}
+
+
+MALFORMED = {
+    "system.json a list": ("sft-1/system.json", lambda s: [1, 2], "expected a JSON object at the top level"),
+    "system.json not UTF-8": ("sft-1/system.json", lambda s: b'{"label": "\xff"}', "cannot read ("),
+    "role missing": ("sft-1/system.json", lambda s: _without(_meta(s), "role"), "missing field 'role'"),
+    "beta a string": (
+        "resta-2/system.json",
+        lambda s: _meta(s, "resta-2", params={"beta": "0.5"}),
+        "field 'params.beta' should be a number, got '0.5'",
+    ),
+    "scores a list": ("sft-1/scores/refusal.json", lambda s: [], "expected a JSON object at the top level"),
+    "score row not an object": (
+        "sft-1/scores/refusal.json",
+        lambda s: {"judge": {"id": "refusal"}, "rows": ["60%"]},
+        "rows[0]: expected an object",
+    ),
+    "score value missing": (
+        "sft-1/scores/refusal.json",
+        lambda s: {"judge": {"id": "refusal"}, "rows": [_without(_rate_row("catqa", "en", 1, 2), "value")]},
+        "rows[0]: missing field 'value'",
+    ),
+    "rate out of range": (
+        "sft-1/scores/refusal.json",
+        lambda s: {"judge": {"id": "refusal"}, "rows": [{**_rate_row("catqa", "en", 1, 2), "value": 5}]},
+        "rows[0]: field 'value' is 5, outside 0-1 where a rate is expected",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_store_is_one_line_naming_file_and_field(case, store, capsys):
+    name, content, message = MALFORMED[case]
+    path = store.root / name
+    _write(path, content(store))
+    assert main(["tables", str(store.root)]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith(f"resta tables: error: {path}: ") and message in line, line
+    assert captured.out == ""
+
+
+def test_csv_text_cannot_start_a_spreadsheet_formula_and_numbers_stay_numbers():
+    texts = ['=HYPERLINK("http://x")', "+1+1", "-2-3", "@SUM(A1)", "\tcmd", "\rcmd"]
+    table = Table("t", "t", ["name", "=rate", "-3"], rows=[[text, Cell(0.5), "x"] for text in texts])
+    table.rows.append(["-3", Cell(-0.4, -0.5, -0.25), "+1.5e3"])
+    rows = list(csv.reader(io.StringIO(render([table], "csv"))))
+    assert rows[0] == ["table", "name", "'=rate", "'=rate ci_low", "'=rate ci_high", "-3"]
+    assert [row[1] for row in rows[1:-1]] == ["'" + text for text in texts]
+    assert rows[-1] == ["t", "-3", "-0.4", "-0.5", "-0.25", "+1.5e3"]
+
+
+def test_a_pipe_in_a_name_does_not_break_the_markdown_table(store):
+    sft = store.root / "sft-1" / "system.json"
+    _write(sft, _meta(store, finetune_task="code|math", regime="lo|ra"))
+    markdown = render(paper_tables(store), "md")
+    assert "| code\\|math | lo\\|ra | SFT |" in markdown
+    for table in markdown.split("### ")[1:]:
+        lines = [line for line in table.splitlines() if line.startswith("|")]
+        cells = {len(re.split(r"(?<!\\)\|", line)) for line in lines}
+        assert len(cells) == 1, table  # every row has as many cells as the header
+
+
+def _xstest_rows(safe: int, unsafe: int, n: int = 20) -> list[dict]:
+    rows = []
+    for metric, k in (("refusal_safe", safe), ("refusal_unsafe", unsafe)):
+        rows.append({**_rate_row("xstest", "all", k, n), "metric": metric})
+    return rows
+
+
+def test_tables_show_every_system_xstest_overall_catqa_and_every_method_parameter(store):
+    """Issue 16 item 13: the unaligned row, XSTest, an overall CatQA column, HDR's and interpolation's
+    parameters, and no "0.0 [0.0, 0.0]" for a utility score lm-eval gives a standard error of 0."""
+    _system(store, "unaligned-5", "unaligned")
+    write_json_atomic(
+        store.scores_path("unaligned-5", "lm_eval"),
+        {"judge": {"id": "lm_eval"}, "rows": [{**_utility_row(0.0, 0.0), "ci_low": 0.0, "ci_high": 0.0}]},
+    )
+    hdr = {"lam": 3.0, "top_k": 0.1, "top_k_scope": "global", "seed": 0}
+    _system(store, "hdr-6", "realigned", method="hdr", sft_system="sft-1", params=hdr)
+    _system(
+        store, "interpolate-7", "realigned", method="interpolate", sft_system="sft-1", params={"alpha": 0.5}
+    )
+    scores = json.loads(store.scores_path("sft-1", "refusal").read_text())
+    write_json_atomic(
+        store.scores_path("sft-1", "refusal"), {**scores, "rows": scores["rows"] + _xstest_rows(3, 18)}
+    )
+
+    tables = {table.key: table for table in paper_tables(store)}
+    harm = render([tables["harmfulness"]], "md")
+    header = (
+        "| Task | Regime | Model | CatQA-en | CatQA | HarmfulQA | "
+        + "XSTest safe, refused | XSTest unsafe, refused |"
+    )
+    assert header in harm
+    assert (
+        "| code | lora | SFT | 60.0 [31.3, 83.2] | 60.0 [31.3, 83.2] | 60.0 [31.3, 83.2] | 15.0 [5.2, 36.0] |"
+        in harm
+    )
+    assert harm.index("| aligned |") < harm.index("| unaligned |") < harm.index("| SFT |")
+    assert "| code | lora | HDR λ=3, top-k=0.1, top-k scope=global |" in harm
+    assert "| code | lora | interpolation α=0.5 |" in harm
+    assert "Intervals: 95% Wilson" in harm
+
+    utility = render([tables["utility"]], "md")
+    assert "| – | – | unaligned | 0.0 |" in utility and "[0.0, 0.0]" not in utility
+    assert "| code | lora | SFT | 25.0 [20.0, 30.0] |" in utility
+    assert "standard error" in utility and "Wilson" not in utility
+    latex = render([tables["utility"]], "latex")
+    assert "standard error" in latex and "[0.0, 0.0]" not in latex
+
+
+def _utility_row(value: float, stderr: float) -> dict:
+    return {
+        "benchmark": "gsm8k",
+        "language": "all",
+        "category": "all",
+        "subcategory": "all",
+        "metric": "exact_match/strict-match",
+        "value": value,
+        "ci_low": value - 1.96 * stderr,
+        "ci_high": value + 1.96 * stderr,
+        "n": 100,
+        "k": None,
+    }
+
+
+def test_utility_units_follow_the_metric():
+    """Fractions lm-eval reports on 0–1 (acc, exact_match, pass@k) in %; BLEU, perplexity as they are."""
+    from resta_bench.benchmark.tables import utility_header
+    from resta_bench.leaderboards.units import metric_unit
+
+    assert metric_unit("acc").percent and metric_unit("exact_match/strict-match").percent
+    assert metric_unit("pass@10").percent and not metric_unit("bleu").percent
+    assert not metric_unit("word_perplexity").percent and not metric_unit("some_new_score").percent
+    assert utility_header("wmt16", "bleu") == "wmt16 bleu (lm-eval's scale)"
+    assert utility_header("arc_easy", "acc_norm") == "arc_easy acc_norm (%)"

@@ -7,7 +7,6 @@ the assertions compare systems with each other, never with constants from an ear
 from __future__ import annotations
 
 import pytest
-from resta_bench.benchmark.cli import main
 from resta_bench.benchmark.demo.run import DemoOutput, run_demo
 from resta_bench.benchmark.demo.settings import QUICK
 from resta_bench.benchmark.demo.summary import SummaryRow, render_summary
@@ -60,10 +59,3 @@ def test_site_and_tables_are_written(demo):
     tables = demo.tables.read_text(encoding="utf-8")
     assert "Harmful rate" in tables and "CatQA-zh" in tables and "demo_last_word" in tables
     assert "resta/beta=0.5" in render_summary(demo.rows)
-
-
-def test_a_non_empty_output_folder_is_refused(tmp_path, capsys):
-    (tmp_path / "something").write_text("keep me")
-    assert main(["demo", "--out", str(tmp_path)]) == 2
-    assert "output directory is not empty" in capsys.readouterr().err
-    assert (tmp_path / "something").read_text() == "keep me"

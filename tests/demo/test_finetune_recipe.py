@@ -48,7 +48,7 @@ def test_finetune_command_lowers_the_answer_loss(tiny_model_dir, qa_file, tmp_pa
     assert answer_loss(out, qa_file) < before - 1.0
     recipe = json.loads((out / "finetune.json").read_text())
     assert recipe["data"]["examples"] == 16 and recipe["params"]["lr"] == 3e-3
-    assert [path.name for path in tmp_path.iterdir()] == ["tuned"]  # no staging folder left behind
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".tuned.lock", "tuned"]  # no staging left
 
 
 def test_lora_adapter_is_deterministic_for_a_seed(tiny_model_dir, qa_file, tmp_path):
@@ -83,15 +83,28 @@ def test_malformed_data_names_the_file_and_line(tmp_path, text, message):
 
 def test_bad_input_exits_2_and_writes_nothing(tiny_model_dir, qa_file, tmp_path, capsys):
     out = tmp_path / "out"
-    assert (
-        main(["finetune", "--model", str(tmp_path / "missing"), "--data", str(qa_file), "--out", str(out)])
-        == 2
-    )
-    assert "missing: no such model directory" in capsys.readouterr().err
+    argv = ["finetune", "--data", str(qa_file), "--out", str(out)]
+    assert main([*argv, "--model", str(tmp_path / "missing")]) == 2
+    assert f"--model {tmp_path / 'missing'}: no such directory" in capsys.readouterr().err
     out.mkdir()
-    assert main(["finetune", "--model", str(tiny_model_dir), "--data", str(qa_file), "--out", str(out)]) == 2
-    assert "output directory exists" in capsys.readouterr().err
+    (out / "mine.txt").write_text("mine")
+    assert main([*argv, "--model", str(tiny_model_dir)]) == 2
+    assert f"--out {out}: already exists (pass --overwrite to replace it)" in capsys.readouterr().err
+    assert main([*argv, "--model", str(tiny_model_dir), "--overwrite"]) == 2
+    assert f"--out {out}: not a folder resta wrote" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+    assert [path.name for path in out.iterdir()] == ["mine.txt"]
+
+
+def test_data_that_is_not_utf8_names_the_file_and_line(tiny_model_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"question": "q", "answer": "a"}\n{"question": "caf\xe9", "answer": "a"}\n')
+    out = tmp_path / "out"
+    assert main(["finetune", "--model", str(tiny_model_dir), "--data", str(bad), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"resta finetune: error: {bad}:2: not UTF-8 text (byte 0xe9, the line's byte 18)"
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.jsonl"]
 
 
 def test_a_prompt_longer_than_max_length_names_its_line(tiny_tokenizer, qa_file):

@@ -1,4 +1,4 @@
-"""Helpers for the judge tests: lm-eval-shaped run folders and the test API key."""
+"""Helpers for the judge tests: lm-eval-shaped run folders, the test API key, a RedEval judge on a server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import json
 import random
 from pathlib import Path
 from typing import Any
+
+from resta_bench import judges
+from resta_bench.judges.model_judge import ModelJudge
 
 API_KEY = "sk-test-7f3a9c1e55b24d0e"  # what the tests' server demands; must never reach a file
 KEY_ENV = "RESTA_TEST_JUDGE_KEY"
@@ -121,3 +124,22 @@ def build_run_dir(root: Path, *, system_id: str = "sft-demo") -> Path:
         json.dumps({"results": {"catqa_en": {"harmful,judge": 0.33}}, "task_hashes": {}}), encoding="utf-8"
     )
     return system_dir
+
+
+def build_small_run_dir(root: Path, pairs: list[tuple[str, str]], *, system_id: str = "small") -> Path:
+    """A system folder with one CatQA-shaped task whose docs are these (question, response) pairs."""
+    system_dir = root / system_id
+    model_dir = system_dir / "lm_eval" / "safety" / "__models__tiny"
+    model_dir.mkdir(parents=True)
+    lines = []
+    for doc_id, (question, response) in enumerate(pairs):
+        doc = {"question": question, "language": "en", "category": "c", "row": doc_id, "benchmark": "catqa"}
+        lines.append(lm_eval_sample(doc_id, doc, question, response, "none"))
+    write_samples(model_dir, "catqa_en", "2026-11-30T14-00-00.000001", lines)
+    return system_dir
+
+
+def redeval_judge(base_url: str, **options: Any) -> ModelJudge:
+    """The RedEval judge on ``base_url`` with the test key and short retries (``api_key_env`` fixture)."""
+    options = {"max_retries": 3, "timeout_s": 0.5, "verdict_retries": 2, **options}
+    return judges.get_judge("redeval", base_url=base_url, api_key_env=KEY_ENV, **options)

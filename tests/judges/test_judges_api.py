@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from judge_fixtures import API_KEY
+from judge_fixtures import API_KEY, redeval_judge
 from resta_bench import judges
 from resta_bench.judges import JudgeItem
 from resta_bench.judges.cache import JudgmentCache
@@ -14,11 +14,6 @@ from resta_bench.judges.loopback import STALL, LoopbackJudgeServer
 from resta_bench.judges.run import judge_items
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
-def redeval(server: LoopbackJudgeServer, key_env: str, **options):
-    options = {"max_retries": 3, "timeout_s": 0.5, "verdict_retries": 2, **options}
-    return judges.get_judge("redeval", base_url=server.base_url, api_key_env=key_env, **options)
 
 
 def requests_for(server: LoopbackJudgeServer, question: str):
@@ -33,7 +28,7 @@ def test_every_item_gets_exactly_one_verdict_through_faults(judge_server, api_ke
         JudgeItem("stalls FAULT:TIMEOUT", "Sure, step one."),
         JudgeItem("rambles FAULT:NOVERDICT", "Sure, step one."),
     ]
-    judgments = redeval(judge_server, api_key_env).judge(items)
+    judgments = redeval_judge(judge_server.base_url).judge(items)
     assert len(judgments) == len(items)
     assert [j.verdict for j in judgments[:20]] == ["safe", "harmful"] * 10
     assert [j.verdict for j in judgments[20:]] == ["harmful", "safe", "harmful", "invalid"]
@@ -64,12 +59,12 @@ def test_a_judge_that_never_answers_gives_invalid_and_is_asked_again_next_run(
     items = [JudgeItem("server error FAULT:500", "Sure"), JudgeItem("fine", "Sure")]
     with JudgmentCache(tmp_path / "cache.sqlite") as cache:
         first = judge_items(
-            redeval(judge_server, api_key_env, max_retries=0), items, cache=cache, progress=False
+            redeval_judge(judge_server.base_url, max_retries=0), items, cache=cache, progress=False
         )
         assert [j.verdict for j in first] == ["invalid", "harmful"]
         assert first[0].meta["error"].startswith("HTTP 500")
         second = judge_items(
-            redeval(judge_server, api_key_env, max_retries=0), items, cache=cache, progress=False
+            redeval_judge(judge_server.base_url, max_retries=0), items, cache=cache, progress=False
         )
     assert [j.verdict for j in second] == ["invalid", "harmful"]  # attempt 2 is the server's second 500
     assert second[1].meta.get("cached") is True
@@ -80,11 +75,11 @@ def test_a_judge_that_never_answers_gives_invalid_and_is_asked_again_next_run(
 def test_cache_and_duplicates_spare_requests(judge_server, api_key_env: str, tmp_path: Path) -> None:
     items = [JudgeItem(f"q{i % 5}", "Sure") for i in range(15)]  # 5 distinct pairs, 3 copies each
     with JudgmentCache(tmp_path / "cache.sqlite") as cache:
-        first = judge_items(redeval(judge_server, api_key_env), items, cache=cache, progress=False)
+        first = judge_items(redeval_judge(judge_server.base_url), items, cache=cache, progress=False)
         assert len(judge_server.requests) == 5
-        again = judge_items(redeval(judge_server, api_key_env), items, cache=cache, progress=False)
+        again = judge_items(redeval_judge(judge_server.base_url), items, cache=cache, progress=False)
         assert len(judge_server.requests) == 5
-        other_model = judge_items(redeval(judge_server, api_key_env, model="gpt-4o"), items, cache=cache)
+        other_model = judge_items(redeval_judge(judge_server.base_url, model="gpt-4o"), items, cache=cache)
         assert len(judge_server.requests) == 10  # another model is another prompt hash
     assert [j.verdict for j in first] == [j.verdict for j in again] == [j.verdict for j in other_model]
 
@@ -132,7 +127,7 @@ def test_chat_judge_with_a_named_prompt_shares_the_redeval_id(judge_server, api_
 def test_judging_from_inside_an_event_loop(judge_server, api_key_env: str) -> None:
     import asyncio
 
-    judge = redeval(judge_server, api_key_env)
+    judge = redeval_judge(judge_server.base_url)
 
     async def notebook_cell():  # e.g. Jupyter, where an event loop is already running
         return judge.judge([JudgeItem("q1", "Sure"), JudgeItem("q2", "No")])
@@ -142,6 +137,54 @@ def test_judging_from_inside_an_event_loop(judge_server, api_key_env: str) -> No
 
 def test_concurrency_is_bounded_and_used(api_key_env: str) -> None:
     with LoopbackJudgeServer(api_key=API_KEY, delay_s=0.05) as server:
-        judge = redeval(server, api_key_env, concurrency=3)
+        judge = redeval_judge(server.base_url, concurrency=3)
         assert len(judge.judge([JudgeItem(f"q{i}", "Sure") for i in range(24)])) == 24
     assert server.peak_in_flight == 3
+
+
+def test_a_reply_without_a_verdict_is_cached_for_as_many_asks(judge_server, api_key_env: str, tmp_path: Path):
+    """A reply with no verdict after every ask is the judge's measured answer: cached, and reused by any
+    run that would ask as often or less; a run allowed more asks tries again and its answer replaces it."""
+    items = [JudgeItem("rambles FAULT:NOVERDICT", "Sure"), JudgeItem("fine", "Sure")]
+
+    def asked() -> int:
+        return len(requests_for(judge_server, "rambles FAULT:NOVERDICT"))
+
+    with JudgmentCache(tmp_path / "cache.sqlite") as cache:
+
+        def run(verdict_retries: int):
+            judge = redeval_judge(judge_server.base_url, verdict_retries=verdict_retries)
+            return judge_items(judge, items, cache=cache, progress=False)
+
+        first = run(1)
+        assert first[0].verdict == "invalid" and first[0].meta["attempts"] == 2 and asked() == 2
+        assert first[0].raw == "I am not sure what to say."
+        assert run(1)[0].meta.get("cached") is True and run(0)[0].meta.get("cached") is True
+        assert asked() == 2
+        more = run(3)
+        assert more[0].verdict == "invalid" and more[0].meta["attempts"] == 4 and asked() == 2 + 4
+        assert run(3)[0].meta == {**more[0].meta, "cached": True} and asked() == 6
+    assert len(requests_for(judge_server, "fine")) == 1
+
+
+class _NoReplyJudge(judges.Judge):
+    """A judge whose every verdict is ``invalid`` without any reply read (as ``--verdict-retries -1`` did)."""
+
+    id = "no-reply"
+    languages = frozenset({"en"})
+
+    @property
+    def prompt_hash(self) -> str:
+        return "none"
+
+    def judge(self, items):
+        return [
+            judges.Judgment("invalid", "", self.id, None, self.prompt_hash, {"attempts": 0}) for _ in items
+        ]
+
+
+def test_an_invalid_the_judge_never_said_is_not_cached(tmp_path: Path) -> None:
+    with JudgmentCache(tmp_path / "cache.sqlite") as cache:
+        judgments = judge_items(_NoReplyJudge(), [JudgeItem("q", "r")], cache=cache, progress=False)
+        assert [j.verdict for j in judgments] == ["invalid"]
+        assert cache.count() == 0

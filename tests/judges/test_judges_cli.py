@@ -9,6 +9,7 @@ import pytest
 from judge_fixtures import API_KEY, build_run_dir
 from resta_bench.benchmark.cli import main
 from resta_bench.benchmark.stats import wilson_interval
+from resta_bench.judges.loopback import LoopbackJudgeServer
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -86,6 +87,19 @@ def test_agreement_between_two_judges(run_dir: Path, judge_server, api_key_env: 
     assert set(report["by_language"]) == {"all", "en", "zh", "vi"}
     assert main(["judge-agreement", str(run_dir), "--judges", "refusal,redeval-gpt-4"]) == 0
     assert "AC1" in capsys.readouterr().out
+
+
+def test_a_second_server_with_the_same_model_is_asked(
+    run_dir: Path, tmp_path: Path, api_key_env: str, capsys
+):
+    cache = tmp_path / "cache.sqlite"
+    with LoopbackJudgeServer(api_key=API_KEY) as a, LoopbackJudgeServer(api_key=API_KEY, flip=True) as b:
+        for server in (a, b):
+            options = ["--model", "gpt-4", "--base-url", server.base_url, "--api-key-env", api_key_env]
+            assert main(["judge", str(run_dir), "--judge", "redeval", *options, "--cache", str(cache)]) == 0
+    assert len(a.requests) == len(b.requests) == 42
+    summaries = capsys.readouterr().out.splitlines()
+    assert summaries[0].endswith("harmful 12, safe 30") and summaries[1].endswith("harmful 30, safe 12")
 
 
 @pytest.mark.parametrize(

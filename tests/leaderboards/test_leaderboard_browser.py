@@ -1,8 +1,12 @@
 """The site in real headless Chromium over file://, with every non-file request aborted and recorded:
-sorting, filtering, heat-map drill-down, charts, the response browser, and payloads that must not run."""
+sorting, filtering, column groups, units, stored paired differences, charts, heat-map drill-down, the
+response browser, and payloads that must not run."""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import shutil
 from pathlib import Path
 
@@ -81,10 +85,7 @@ def test_the_network_guard_itself_catches_requests(browser):
 
 
 def _column(page, key: str) -> list[str]:
-    index = page.eval_on_selector_all(
-        "#headline thead th", f"(ths) => ths.findIndex((th) => th.querySelector('button[title^=\"{key} \"]'))"
-    )
-    assert index >= 0, key
+    index = int(page.get_attribute(f'#headline thead th:has(button[title^="{key} "])', "data-column"))
     return page.eval_on_selector_all(
         "#headline tbody tr:not([hidden])", f"(rows) => rows.map((r) => r.cells[{index}].dataset.sort)"
     )
@@ -173,3 +174,292 @@ def test_response_browser_reads_filters_from_the_link(lb_site, visit):
     assert languages == ["vi"] * 5
     page.select_option('select[data-field="category"]', "")
     assert page.text_content("#response-count") == "55 of 195 questions"
+
+
+# ---- issue 16: what a reader meets on the index page ----
+
+GROUPS = ["settings", "catqa", "safety", "over-refusal", "utility", "delta"]
+
+
+def _box(locator) -> dict[str, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return box
+
+
+def test_the_system_column_stays_visible_when_the_table_scrolls(lb_site, visit):
+    page = visit.open(lb_site / "index.html")  # a 1280 × 720 window
+    scroller = page.locator("#headline-scroll")
+    width, visible = scroller.evaluate("(box) => [box.scrollWidth, box.clientWidth]")
+    assert width > visible, "the table should need scrolling at this width, or the test proves nothing"
+    first_row = page.locator("#headline tbody tr").first
+    system, header = first_row.locator("th.system"), page.locator("#headline thead th.system")
+    before = _box(system)
+    scroller.evaluate("(box) => { box.scrollLeft = box.scrollWidth; }")
+    after, header_after = _box(system), _box(header)
+    assert after["x"] == pytest.approx(before["x"], abs=1) and header_after["x"] == pytest.approx(
+        after["x"], abs=1
+    )
+    for cell in (system, header):  # what is drawn at its centre is the cell itself, not a column under it
+        box = _box(cell)
+        centre = [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]
+        assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('th.system')", centre)
+    last = _box(first_row.locator("td").last)  # the Δ vs aligned column, now in view beside it
+    assert last["x"] >= after["x"] + after["width"] - 1 and last["x"] + last["width"] <= 1280 + 1
+
+
+def test_columns_are_grouped_and_a_reader_hides_groups(lb_site, visit):
+    page = visit.open(lb_site / "index.html")
+    groups = page.eval_on_selector_all(
+        "#headline thead tr.groups th[data-group]",
+        "(ths) => ths.map((th) => [th.dataset.group, th.textContent.trim(), th.colSpan, th.scope])",
+    )
+    assert [group for group, *_ in groups] == GROUPS
+    for group, title, span, scope in groups:
+        assert scope == "colgroup" and title
+        assert page.locator(f"#headline thead tr.columns th.g-{group}").count() == span
+    titles = {group: title for group, title, *_ in groups}
+    assert "CatQA" in titles["catqa"] and "Δ" in titles["delta"] and "Utility" in titles["utility"]
+    toggles = page.locator("#column-groups input[type=checkbox]")
+    assert toggles.evaluate_all("(inputs) => inputs.map((i) => [i.dataset.group, i.checked])") == [
+        [group, True] for group in GROUPS
+    ]
+    scroller = page.locator("#headline-scroll")
+    wide = scroller.evaluate("(box) => box.scrollWidth")
+
+    page.uncheck("#column-groups input[data-group=utility]")
+    page.uncheck("#column-groups input[data-group=settings]")
+    assert page.locator("#headline .g-utility:visible, #headline .g-settings:visible").count() == 0
+    assert page.locator("#headline tbody .g-catqa:visible").count() > 0
+    assert (
+        page.locator("#headline tbody th.system:visible").count()
+        == page.locator("#headline tbody tr").count()
+    )
+    assert scroller.evaluate("(box) => box.scrollWidth") < wide
+    page.click('#headline th button[title^="catqa/all/harmful "]')  # sorting still reads the right column
+    harmful = _numbers(_column(page, "catqa/all/harmful"))
+    assert harmful == sorted(harmful)
+
+    page.check("#column-groups input[data-group=utility]")
+    assert page.locator("#headline tbody .g-utility:visible").count() > 0
+    assert page.locator("#headline .g-settings:visible").count() == 0
+
+
+def _tick_value(text: str) -> float:
+    return float(text.removesuffix("%").replace("−", "-"))
+
+
+def test_one_unit_throughout_and_round_ticks(lb_site, visit):
+    page = visit.open(lb_site / "index.html")
+    rates = page.eval_on_selector_all("#headline tbody td.rate a", "(a) => a.map((x) => x.textContent)")
+    assert len(rates) > 100 and all(re.fullmatch(r"\d{1,3}\.\d%", text) for text in rates), rates[:5]
+    intervals = page.eval_on_selector_all("#headline tbody td.rate .ci", "(c) => c.map((x) => x.textContent)")
+    assert intervals and all(re.fullmatch(r"\[\d{1,3}\.\d, \d{1,3}\.\d\]", text) for text in intervals)
+    headers = page.eval_on_selector_all(
+        "#headline thead tr.columns th.g-utility", "(t) => t.map((x) => x.textContent)"
+    )
+    assert headers and all("%" in text for text in headers)  # pass@1 and exact_match: fractions, shown in %
+    utility = page.eval_on_selector_all(
+        "#headline tbody td.g-utility a", "(a) => a.map((x) => x.textContent)"
+    )
+    assert utility and all(re.fullmatch(r"\d{1,3}\.\d%", text) for text in utility)
+    deltas = page.eval_on_selector_all("#headline td.delta .value", "(v) => v.map((x) => x.textContent)")
+    assert deltas and all(re.fullmatch(r"[+−]\d{1,3}\.\d pp", text) for text in deltas), deltas[:5]
+    shares = page.eval_on_selector_all("#judges td.share", "(v) => v.map((x) => x.textContent)")
+    assert shares and all(re.fullmatch(r"\d{1,3}\.\d%", text) for text in shares)
+
+    axes = page.eval_on_selector_all(
+        "svg.chart",
+        """(charts) => charts.flatMap((chart) => {
+            const axes = {};
+            chart.querySelectorAll("text.tick").forEach((tick) => {
+                const key = tick.dataset.axis + "/" + (tick.closest("g.panel")?.dataset.panel || "");
+                (axes[key] = axes[key] || []).push(tick.textContent);
+            });
+            return Object.values(axes);
+        })""",
+    )
+    assert len(axes) > 20
+    for ticks in axes:
+        values = [_tick_value(text) for text in ticks]
+        steps = {round(b - a, 9) for a, b in zip(values, values[1:], strict=False)}
+        assert len(ticks) >= 3 and len(steps) == 1, ticks  # evenly spaced
+        [step] = steps
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 6) in (1, 2, 2.5, 5), ticks  # round steps, not 0.0625 or 0.188
+        assert all(len(text.removesuffix("%").partition(".")[2]) <= 2 for text in ticks), ticks
+    titles = page.eval_on_selector_all("svg.chart text.axis", "(t) => t.map((x) => x.textContent)")
+    assert all("(%)" in title for title in titles if "harmful" in title)
+
+
+def _stored_deltas(store: Path, system_id: str, judge: str) -> list[dict]:
+    path = store / system_id / "scores" / f"{judge}.json"
+    return json.loads(path.read_text())["deltas"] if path.is_file() else []
+
+
+def _p_shown(text: str) -> float:
+    """``p = 0.012`` or ``p = 3.1×10⁻⁵`` as a number."""
+    match = re.search(r"p = ([\d.]+)(?:×10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))?", text)
+    assert match, text
+    exponent = (match.group(2) or "⁰").translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
+    return float(match.group(1)) * 10 ** int(exponent)
+
+
+def test_delta_cells_show_the_stored_interval_and_mcnemar_p(lb_store, lb_site, visit):
+    page = visit.open(lb_site / "index.html")
+    rows = page.eval_on_selector_all(
+        "#headline tbody tr",
+        """(rows) => rows.map((row) => ({
+            system: row.dataset.system, judge: row.dataset.judge,
+            cells: Array.from(row.querySelectorAll("td.delta")).map((td) => ({
+                against: td.dataset.against, text: td.textContent.replace(/\\s+/g, " ").trim(),
+                significant: td.classList.contains("significant"),
+                mark: td.querySelector(".sig")?.getAttribute("title") || null,
+                interval: td.querySelector(".ci")?.getAttribute("title") || null}))}))""",
+    )
+    seen = {"significant": 0, "not significant": 0, "absent": 0}
+    for row in rows:
+        meta = json.loads((lb_store / row["system"] / "system.json").read_text())
+        assert [cell["against"] for cell in row["cells"]] == ["sft", "aligned"]
+        for cell in row["cells"]:
+            stored = [
+                d
+                for d in _stored_deltas(lb_store, row["system"], row["judge"])
+                if (d["against"], d["benchmark"], d["language"], d["metric"])
+                == (cell["against"], "catqa", "all", "harmful")
+                and d["against_system"] == meta[f"{cell['against']}_system"]
+            ]
+            if not stored:
+                assert cell["text"] == "–" and not cell["significant"]
+                seen["absent"] += 1
+                continue
+            [delta] = stored
+            shown = [f"{100 * delta[k]:+.1f}".replace("-", "−") for k in ("difference", "low", "high")]
+            assert cell["text"].startswith(f"{shown[0]} pp"), cell
+            assert f"[{shown[1].lstrip('+')}, {shown[2].lstrip('+')}]" in cell["text"], cell
+            assert _p_shown(cell["text"]) == pytest.approx(delta["p_mcnemar"], rel=0.05, abs=1e-12)
+            assert "paired bootstrap" in cell["interval"]
+            significant = delta["p_mcnemar"] < 0.05
+            assert cell["significant"] == significant and (cell["mark"] is not None) == significant
+            if significant:
+                assert "McNemar" in cell["mark"]
+            seen["significant" if significant else "not significant"] += 1
+    assert all(seen.values()), seen  # the store has all three kinds of cell
+
+
+def _rects_overlap(a: dict, b: dict, slack: float = 0.5) -> bool:
+    return (
+        a["x"] + slack < b["x"] + b["width"]
+        and b["x"] + slack < a["x"] + a["width"]
+        and a["y"] + slack < b["y"] + b["height"]
+        and b["y"] + slack < a["y"] + a["height"]
+    )
+
+
+def _rects(figure, selector: str) -> list[dict]:
+    return figure.locator(selector).evaluate_all(
+        "(nodes) => nodes.map((n) => { const r = n.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width, height: r.height, text: n.textContent}; })"
+    )
+
+
+def test_sweep_charts_show_harm_and_utility_on_one_axis_with_reference_lines(lb_store, lb_site, visit):
+    page = visit.open(lb_site / "index.html")
+    figures = page.locator("figure.sweep")
+    assert figures.count() >= 8
+    for index in range(figures.count()):
+        figure = figures.nth(index)
+        panels = figure.locator("g.panel")
+        assert panels.evaluate_all("(g) => g.map((x) => x.dataset.panel)") == ["harm", "utility"]
+        xs = []
+        for panel in ("harm", "utility"):
+            inner = figure.locator(f'g.panel[data-panel="{panel}"]')
+            assert inner.locator("polyline.series").count() >= 1
+            kinds = inner.locator("line.reference").evaluate_all("(l) => l.map((x) => x.dataset.reference)")
+            assert sorted(kinds) == ["aligned", "sft"], (panel, kinds)
+            xs.append(
+                sorted(
+                    inner.locator("circle.point").evaluate_all("(c) => c.map((x) => x.getAttribute('cx'))")
+                )
+            )
+        assert xs[0] == xs[1] and len(xs[0]) >= 2  # one x axis: each system at the same x in both panels
+
+    # The reference lines sit at the stored SFT and aligned values, labelled in the axis' unit.
+    figure = figures.first
+    judge, sft = figure.get_attribute("data-judge"), figure.get_attribute("data-sft")
+    meta = json.loads((lb_store / sft / "system.json").read_text())
+    for system, kind in ((sft, "sft"), (meta["aligned_system"], "aligned")):
+        rows = json.loads((lb_store / system / "scores" / f"{judge}.json").read_text())["rows"]
+        [row] = [
+            r
+            for r in rows
+            if (r["benchmark"], r["language"], r["category"], r["subcategory"], r["metric"])
+            == ("catqa", "all", "all", "all", "harmful")
+        ]
+        label = figure.locator(f'g.panel[data-panel="harm"] text.reference[data-reference="{kind}"]')
+        assert f"{100 * row['value']:.1f}%" in label.text_content()
+
+
+def test_tradeoff_points_carry_labels_that_hide_nothing(lb_site, visit):
+    page = visit.open(lb_site / "index.html")
+    figures = page.locator("figure.tradeoff")
+    assert figures.count() >= 4
+    pattern = re.compile(r"aligned|unaligned|SFT|RESTA β=[\d.]+|RESTA\+DARE β=[\d.]+, p=[\d.]+")
+    for index in range(figures.count()):
+        figure = figures.nth(index)
+        points, labels = _rects(figure, "circle.point"), _rects(figure, "text.point-label")
+        assert len(points) >= 5 and len(labels) == len(points)
+        assert all(pattern.fullmatch(label["text"]) for label in labels), [label["text"] for label in labels]
+        for i, a in enumerate(labels):
+            assert not any(_rects_overlap(a, b) for b in labels[i + 1 :]), a
+            assert not any(_rects_overlap(a, point) for point in points), a
+        for i, a in enumerate(points):
+            assert not any(_rects_overlap(a, b) for b in points[i + 1 :]), a
+
+
+def _judgments(store: Path) -> dict[str, dict[tuple[str, str, int], str]]:
+    verdicts: dict[str, dict[tuple[str, str, int], str]] = {}
+    for path in store.glob("*/judgments/*.jsonl"):
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            if line.strip():
+                item = json.loads(line)
+                verdicts.setdefault(path.stem, {})[
+                    (path.parent.parent.name, item["task"], item["doc_id"])
+                ] = item["verdict"]
+    return verdicts
+
+
+def test_each_number_says_which_interval_it_has_and_judge_counts_agree(lb_store, lb_site, visit):
+    page = visit.open(lb_site / "index.html")
+    footer = page.text_content("footer")
+    assert "intervals are 95% Wilson" not in footer
+    for words in ("Wilson", "standard error", "paired bootstrap", "McNemar"):
+        assert words in footer, words
+
+    def titles(selector: str) -> set[str]:
+        return set(page.eval_on_selector_all(selector, "(c) => c.map((x) => x.getAttribute('title'))"))
+
+    assert all("Wilson" in t for t in titles("#headline td.rate .ci")) and titles("#headline td.rate .ci")
+    utility = titles("#headline td.g-utility .ci")
+    assert utility and all("standard error" in t for t in utility)
+    # The unaligned model's utility is 0 with a standard error of 0: no "[0.0, 0.0]" pretending to be one.
+    babbling = page.locator('#headline tbody tr[data-system^="unaligned-"] td.g-utility').first
+    assert babbling.locator("a").text_content() == "0.0%" and "[0.0, 0.0]" not in babbling.text_content()
+    assert "standard error of 0" in babbling.locator(".ci").get_attribute("title")
+
+    verdicts = _judgments(lb_store)
+    for judge, lines in verdicts.items():
+        cells = page.locator(f"#judge-{judge} td.num").all_text_contents()
+        assert int(cells[1].replace(",", "")) == len(lines)  # verdicts: every line of its judgments files
+        invalid = sum(verdict == "invalid" for verdict in lines.values())
+        assert cells[2].startswith(f"{invalid:,} ")
+    (first, second), shared = sorted(verdicts), page.text_content("#agreement td.shared")
+    both = [
+        k
+        for k in verdicts[first]
+        if "invalid" not in (verdicts[first][k], verdicts[second].get(k, "invalid"))
+    ]
+    assert int(shared.replace(",", "")) == len(both)
+    assert "invalid" in page.text_content("#judges .note") and "every benchmark" in page.text_content(
+        "#judges .note"
+    )

@@ -68,8 +68,13 @@ def test_json_behind_every_page(lb_store, lb_site):
         and row["judge"] == "refusal"
         and _meta(systems, row["system_id"])["sft_system"] == sft["system_id"]
     )
-    reference = "catqa/all/harmful"
-    assert resta["change_vs_sft"] == resta["cells"][reference]["value"] - sft["cells"][reference]["value"]
+    # The stored paired comparison, as the scores file holds it; the leaderboard computes none.
+    stored = json.loads((lb_store / resta["system_id"] / "scores" / "refusal.json").read_text())["deltas"]
+    assert resta["change_vs_sft"] == {
+        **next(d for d in stored if (d["against"], d["benchmark"], d["language"]) == ("sft", "catqa", "all")),
+        "judge": "refusal",
+    }
+    assert resta["change_vs_sft"]["against_system"] == sft["system_id"]
     assert {j["id"] for j in index["judges"]} == {"refusal", "redeval-gpt-4"}
     [pair] = index["agreement"]
     assert pair["judges"] == ["redeval-gpt-4", "refusal"] and 0 < pair["same"] <= pair["shared"]
@@ -127,3 +132,30 @@ def test_every_link_in_the_site_resolves_to_a_file_in_it(lb_site):
             assert target.is_file() and lb_site.resolve() in target.parents, (page, href)
             checked += 1
     assert checked > 1000
+
+
+FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2-3", "@SUM(A1)", "\tcmd", "\rcmd"]
+CSV_ROW = {"benchmark": "gsm8k", "language": "all", "category": "all", "subcategory": "all", "n": 10}
+
+
+def test_scores_csv_cannot_start_a_spreadsheet_formula(small_store, tmp_path):
+    """Text a spreadsheet would run gets a leading quote (OWASP); numbers, negative ones too, stay numbers."""
+    from resta_bench.leaderboards import build_site
+
+    system = sorted(small_store.glob("resta-*"))[0]
+    meta = json.loads((system / "system.json").read_text())
+    (system / "system.json").write_text(json.dumps({**meta, "method": "=1+2"}))
+    scores = json.loads((system / "scores" / "refusal.json").read_text())
+    detailed = [row for row in scores["rows"] if row["subcategory"] != "all"]
+    for row, text in zip(detailed, FORMULAS, strict=False):
+        row["subcategory"] = text
+    (system / "scores" / "refusal.json").write_text(json.dumps(scores))
+    utility = {"rows": [{**CSV_ROW, "metric": "-1", "value": -0.25, "ci_low": -0.5, "ci_high": 0.0}]}
+    (system / "scores" / "lm_eval.json").write_text(json.dumps(utility))
+
+    rows = _csv(build_site(small_store, tmp_path / "site", progress=False))
+    mine = [row for row in rows if row["system"] == system.name]
+    assert {row["method"] for row in mine} == {"'=1+2"}
+    assert {row["subcategory"] for row in mine} >= {"'" + text for text in FORMULAS}
+    [line] = [row for row in mine if row["judge"] == "lm_eval"]
+    assert (line["metric"], line["value"], line["ci_low"]) == ("-1", "-0.25", "-0.5")

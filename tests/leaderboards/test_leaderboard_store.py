@@ -12,6 +12,8 @@ from resta_bench.benchmark.cli import main
 from resta_bench.leaderboards import LeaderboardError, build_site
 from resta_bench.leaderboards.store import read_store
 
+LOCK = ".site.lock"  # beside the site, left (unlocked) after each build
+
 
 def _first(folder: Path, pattern: str) -> Path:
     return sorted(folder.glob(pattern))[0]
@@ -26,6 +28,13 @@ def _edit_json(path: Path, change) -> None:
 def _set_row(field: str, value):
     def change(data):
         data["rows"][0][field] = value
+
+    return change
+
+
+def _set_delta(field: str, value):
+    def change(data):
+        data["deltas"][0][field] = value
 
     return change
 
@@ -58,6 +67,31 @@ CASES = {
         "field 'value' is nan",
     ),
     "n a bool": ("*/scores/refusal.json", lambda p: _edit_json(p, _set_row("n", True)), "field 'n'"),
+    "rate negative": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_row("value", -0.1)),
+        "rows[0]: field 'value' is -0.1, outside 0-1 where a rate is expected",
+    ),
+    "rate above one": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_row("ci_high", 1.2)),
+        "rows[0]: field 'ci_high' is 1.2, outside 0-1 where a rate is expected",
+    ),
+    "rate infinite": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_row("ci_low", float("-inf"))),
+        "rows[0]: field 'ci_low' is -inf, not a finite number",
+    ),
+    "n negative": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_row("n", -1)),
+        "rows[0]: field 'n' is -1, a count cannot be negative",
+    ),
+    "invalid negative": (
+        "*/scores/lm_eval.json",
+        lambda p: _edit_json(p, _set_row("invalid", -3)),
+        "rows[0]: field 'invalid' is -3, a count cannot be negative",
+    ),
     "rows missing": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, lambda d: d.pop("rows")),
@@ -67,6 +101,41 @@ CASES = {
         "*/scores/refusal.json",
         lambda p: _edit_json(p, lambda d: d["judge"].update(id="gpt")),
         "field 'judge.id'",
+    ),
+    "deltas not a list": (
+        "sft-*/scores/refusal.json",
+        lambda p: _edit_json(p, lambda d: d.update(deltas={"sft": -0.1})),
+        "field 'deltas' should be list",
+    ),
+    "delta against unknown": (
+        "sft-*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_delta("against", "base")),
+        "deltas[0]: field 'against' is 'base', expected sft or aligned",
+    ),
+    "delta p above one": (
+        "sft-*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_delta("p_mcnemar", 1.5)),
+        "deltas[0]: field 'p_mcnemar' is 1.5, outside 0-1 where a p-value is expected",
+    ),
+    "delta difference beyond a rate": (
+        "sft-*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_delta("low", -2)),
+        "deltas[0]: field 'low' is -2, outside -1 to 1 where a difference of rates is expected",
+    ),
+    "delta interval reversed": (
+        "sft-*/scores/refusal.json",
+        lambda p: _edit_json(p, lambda d: d["deltas"][0].update(low=0.2, high=0.1)),
+        "deltas[0]: fields 'low' (0.2) and 'high' (0.1) are reversed",
+    ),
+    "delta pairs negative": (
+        "sft-*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_delta("n_pairs", -4)),
+        "deltas[0]: field 'n_pairs' is -4, a count cannot be negative",
+    ),
+    "delta system not an id": (
+        "sft-*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_delta("against_system", "../x")),
+        "deltas[0]: field 'against_system' '../x' is not a plain id",
     ),
     "judgment not JSON": (
         "*/judgments/refusal.jsonl",
@@ -94,16 +163,7 @@ def test_malformed_store_names_file_and_field_and_keeps_previous_site(case, smal
     assert error.startswith("resta leaderboard: error: ") and str(target) in error and message in error
     # Nothing half-written: the previous site is intact and no staging folder is left next to it.
     assert sorted(p.relative_to(site) for p in site.rglob("*")) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "site"]
-
-
-def test_refuses_to_replace_a_folder_it_did_not_build(small_store, tmp_path):
-    precious = tmp_path / "notes"
-    precious.mkdir()
-    (precious / "thesis.txt").write_text("keep me")
-    with pytest.raises(LeaderboardError, match="not a leaderboard built by resta"):
-        build_site(small_store, precious, progress=False)
-    assert (precious / "thesis.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, "results", "site"]
 
 
 def test_rebuild_replaces_the_previous_site(small_store, tmp_path, capsys):
@@ -113,7 +173,7 @@ def test_rebuild_replaces_the_previous_site(small_store, tmp_path, capsys):
     assert main(["leaderboard", str(small_store), "--out", str(site), "--no-progress"]) == 0
     assert capsys.readouterr().out.strip() == str(site / "index.html")
     assert not (site / "stale.html").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "site"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, "results", "site"]
     assert len(list((site / "systems").glob("*.html"))) == len(read_store(small_store))
 
 
@@ -132,9 +192,8 @@ def test_optional_parts_may_be_missing(small_store, tmp_path):
     site = build_site(small_store, tmp_path / "site", progress=False)
     index = (site / "index.html").read_text()
     assert 'data-sort="None"' not in index and 'title="no verdict counted (n = 0)"' in index
-    assert all(
-        row["change_vs_sft"] is None for row in json.loads((site / "data" / "index.json").read_text())["rows"]
-    )
+    rows = json.loads((site / "data" / "index.json").read_text())["rows"]
+    assert any(row["change_vs_sft"] for row in rows)  # stored deltas still show: they are not recomputed
     assert "No chart" not in index  # the β sweep still draws
     assert "Only one judge ran" in index
     assert len(list((site / "systems").glob("*.html"))) == len(read_store(small_store))
@@ -155,4 +214,35 @@ def test_a_malformed_judgment_stops_a_parallel_build_too(copy_store, tmp_path):
     target.write_text("\n".join(lines))
     with pytest.raises(LeaderboardError, match=r"redeval-gpt-4.jsonl: line 7: field 'doc_id' should be int"):
         build_site(copy_store, tmp_path / "site", workers=2, progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, "results"]  # nothing but the (unlocked) lock
+
+
+def _delta_cells(site: Path, system_id: str) -> list[str]:
+    html = (site / "index.html").read_text(encoding="utf-8")
+    row = html[html.index(f'data-system="{system_id}"') :].split("</tr>", 1)[0]
+    return [cell.split(">", 1)[1].split("</td>")[0].strip() for cell in row.split('<td class="num delta')[1:]]
+
+
+def test_deltas_are_shown_as_stored_and_only_against_the_systems_they_name(small_store, tmp_path):
+    """The leaderboard computes no difference: absent or stale stored deltas show as "–"."""
+    realigned = sorted(small_store.glob("resta-*"))
+    missing, stale, kept = realigned[0], realigned[1], realigned[2]
+    _edit_json(missing / "scores" / "refusal.json", lambda d: d.pop("deltas"))
+    _edit_json(
+        stale / "scores" / "refusal.json",
+        lambda d: [delta.update(against_system="sft-000000000000") for delta in d["deltas"]],
+    )
+    site = build_site(small_store, tmp_path / "site", progress=False)
+    rows = {row["system_id"]: row for row in json.loads((site / "data" / "index.json").read_text())["rows"]}
+    for system in (missing, stale):
+        assert rows[system.name]["change_vs_sft"] is None and rows[system.name]["change_vs_aligned"] is None
+        assert _delta_cells(site, system.name) == ["–", "–"]
+    stored = json.loads((kept / "scores" / "refusal.json").read_text())["deltas"]
+    [against_sft] = [
+        d for d in stored if (d["against"], d["benchmark"], d["language"]) == ("sft", "catqa", "all")
+    ]
+    assert rows[kept.name]["change_vs_sft"] == {**against_sft, "judge": "refusal"}
+    assert all(cell != "–" for cell in _delta_cells(site, kept.name))
+    # Every stored delta is listed on the system page, with its pairs, interval and p.
+    page = (site / "systems" / f"{kept.name}.html").read_text(encoding="utf-8")
+    assert page.count('<tr class="delta">') == len(stored)

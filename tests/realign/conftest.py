@@ -6,7 +6,9 @@ random updates, as fine-tunes do; sharding, tying and dtype vary between familie
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,6 +134,34 @@ def write_model(out: Path, state: dict[str, torch.Tensor], like: Path) -> Path:
         if (like / name).is_file():
             shutil.copy(like / name, out / name)
     return out
+
+
+def left_beside(out: Path) -> list[str]:
+    """What a run left beside ``out`` but its lock (which stays, empty): staging or retired dirs."""
+    from resta_bench.storage.folders import lock_path
+
+    lock = lock_path(Path(out).absolute()).name
+    beside = (p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+    return sorted(name for name in beside if name != lock)
+
+
+@pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])
+def umask(request) -> Iterator[int]:
+    """The process umask for one test, restored after it."""
+    before = os.umask(request.param)
+    yield request.param
+    os.umask(before)
+
+
+def wrong_modes(paths: list[Path], umask: int) -> dict[str, str]:
+    """{path: its mode} for every path (folders with all they hold) whose mode is not the umask's."""
+    wrong = {}
+    for path in paths:
+        for found in [path, *path.rglob("*")] if path.is_dir() else [path]:
+            expected = (0o777 if found.is_dir() else 0o666) & ~umask
+            if stat.S_IMODE(found.stat().st_mode) != expected:
+                wrong[str(found)] = oct(stat.S_IMODE(found.stat().st_mode))
+    return wrong
 
 
 @contextmanager

@@ -80,10 +80,11 @@ def test_the_stream_gives_the_same_words_however_the_blocks_split_it():
     assert not (words(4, "layer.weight", 0, 101) == whole).all()
 
 
-def test_p_just_below_one_keeps_one_element_in_two_to_the_sixteen():
-    from resta_bench.realign.rng import dare_factors
+def test_the_largest_p_resta_accepts_keeps_one_element_in_two_to_the_sixteen():
+    from resta_bench.realign.rng import DROPS_ALL_FROM, dare_factors
 
-    kept = numpy.count_nonzero(dare_factors(0, "w", 0, 1 << 22, 1 - 1e-12))
+    largest = float(numpy.nextafter(DROPS_ALL_FROM, 0))  # p from DROPS_ALL_FROM on is refused
+    kept = numpy.count_nonzero(dare_factors(0, "w", 0, 1 << 22, largest))
     assert 0 < kept < 4 * (1 << 22) / 2**16
 
 

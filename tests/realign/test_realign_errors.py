@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import load_state, torch_threads, write_model
+from conftest import left_beside, load_state, torch_threads, write_model
 from resta_bench.benchmark.cli import main
 
 
@@ -23,7 +25,7 @@ def fails(capsys, argv: list[str], *fragments: str) -> str:
         assert fragment in message
     if out is not None:
         assert out.exists() == existed
-        assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")], "staging dir left"
+        assert not left_beside(out), "staging dir left"
     return message
 
 
@@ -143,13 +145,19 @@ def test_a_result_that_overflows_is_refused(family, tmp_path, capsys):
 
 def test_existing_output_is_kept_unless_overwrite(family, tmp_path, capsys):
     out = tmp_path / "out"
+    assert main(resta_args(family, out)) == 0
+    fails(capsys, resta_args(family, out), "already exists", "--overwrite")
+    assert main([*resta_args(family, out), "--overwrite", "--beta", "0.1"]) == 0
+    assert json.loads((out / "recipe.json").read_text())["params"]["beta"] == 0.1
+    assert not left_beside(out)
+
+
+def test_overwrite_never_replaces_a_folder_resta_did_not_write(family, tmp_path, capsys):
+    out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    fails(capsys, resta_args(family, out), "already exists", "--overwrite")
-    assert (out / "keep.txt").read_text() == "mine"
-    assert main([*resta_args(family, out), "--overwrite"]) == 0
-    assert not (out / "keep.txt").exists() and (out / "recipe.json").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    fails(capsys, [*resta_args(family, out), "--overwrite"], "not a folder resta wrote", str(out))
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 @pytest.mark.parametrize("p", ["1", "1.5", "-0.1", "nan"])
@@ -178,3 +186,98 @@ def test_bad_options_and_missing_inputs(family, lora_adapter, tmp_path, capsys):
 def test_safety_vector_command_errors(family, tmp_path, capsys):
     argv = f"safety-vector --aligned {family['aligned']} --unaligned {tmp_path / 'x'} --out {tmp_path / 'v'}"
     fails(capsys, argv.split(), "--unaligned", "no such directory")
+
+
+@pytest.mark.parametrize("p", ["0.99999999", repr(1 - 2**-17)])
+def test_dare_p_that_rounds_to_dropping_everything(family, tmp_path, capsys, p):
+    argv = [*resta_args(family, tmp_path / "o"), "--dare-p", p]
+    fails(capsys, argv, f"--dare-p must be below 1 − 2⁻¹⁷ ≈ 0.9999924, got {p}", "drops every element")
+    largest = repr(1 - 2**-17 - 2**-50)
+    assert main([*resta_args(family, tmp_path / "o"), "--dare-p", largest]) == 0
+
+
+def edit_json(path: Path, change) -> None:
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+
+
+def first_shard_named(index: dict, value) -> dict:
+    index["weight_map"][next(iter(index["weight_map"]))] = value
+    return index
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        ("config.json", lambda config: [config], "config.json: expected a JSON object, found list"),
+        ("model.safetensors.index.json", lambda index: 3, "index.json: expected a JSON object, found int"),
+        (
+            "model.safetensors.index.json",
+            lambda index: {**index, "weight_map": list(index["weight_map"])},
+            "field 'weight_map' must be a non-empty object",
+        ),
+        (
+            "model.safetensors.index.json",
+            lambda index: first_shard_named(index, 5),
+            "names 5, not a file of the folder",
+        ),
+        (
+            "model.safetensors.index.json",
+            lambda index: first_shard_named(index, "../aligned/model-00001-of-00009.safetensors"),
+            "not a file of the folder",
+        ),
+    ],
+)
+def test_json_of_the_wrong_kind_names_the_file(family, tmp_path, capsys, file, change, message):
+    model = copy_model(family["sft"], tmp_path / "model")
+    edit_json(model / file, change)
+    fails(capsys, resta_args(family, tmp_path / "o", sft=model), str(model / file), message)
+
+
+def without(config: dict, field: str) -> dict:
+    return {key: value for key, value in config.items() if key != field}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda config: [config], "expected a JSON object, found list"),
+        (lambda config: without(config, "r"), "field 'r' is missing (expected a positive integer)"),
+        (lambda config: {**config, "r": 0}, "field 'r' must be a positive integer, got 0"),
+        (lambda config: {**config, "r": "4"}, "field 'r' must be a positive integer, got '4'"),
+        (
+            lambda config: {**config, "r": 8},
+            "has LoRA factors of rank 4 (A) and 4 (B), but adapter_config.json",
+        ),
+        (lambda config: {**config, "lora_alpha": "8"}, "field 'lora_alpha' must be a number, got '8'"),
+        (lambda config: without(config, "lora_alpha"), "field 'lora_alpha' is missing"),
+        (lambda config: {**config, "alpha_pattern": [1]}, "field 'alpha_pattern' must be an object"),
+        (lambda config: {**config, "rank_pattern": {"q_proj": "x"}}, "field 'rank_pattern.q_proj' must be"),
+        (lambda config: {**config, "rank_pattern": {"(": 4}}, "field 'rank_pattern key' must be a regular"),
+        (lambda config: {**config, "use_rslora": "no"}, "field 'use_rslora' must be true or false"),
+    ],
+)
+def test_a_broken_lora_config_names_its_field(family, lora_adapter, tmp_path, capsys, change, message):
+    adapter = copy_model(lora_adapter, tmp_path / "adapter")
+    edit_json(adapter / "adapter_config.json", change)
+    fails(capsys, resta_args(family, tmp_path / "o", sft=adapter), str(adapter), message)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A 256 KB tmpfs (the output model is 460 KB); skipped where this process may not mount one."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_staging(family, small_disk, capsys):
+    out = small_disk / "o"
+    assert main(resta_args(family, out)) == 2
+    assert capsys.readouterr().err.splitlines() == [f"resta realign: error: {out}: No space left on device"]
+    assert [p.name for p in small_disk.iterdir()] == [".o.lock"]  # the lock stays, empty

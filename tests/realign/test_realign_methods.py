@@ -101,29 +101,6 @@ def test_task_arithmetic_with_mergekit_weights_computes_resta(family, states, tm
         torch.testing.assert_close(output[name], s[name] + (a[name] - u[name]) * 0.5)
 
 
-def test_hdr_removes_the_top_k_of_the_harm_direction(family, states, tmp_path):
-    a, u, s = states["aligned"], states["unaligned"], states["sft"]
-    top_k, lam = 0.2, 0.8
-    expected = {}
-    for name in s:
-        harm = u[name] - a[name]
-        count = -(-harm.numel() * 2 // 10)  # ceil(0.2·n) without float rounding
-        threshold = harm.abs().flatten().kthvalue(harm.numel() - count + 1).values
-        expected[name] = s[name] - torch.where(harm.abs() >= threshold, harm, 0.0) * lam
-    out = realign.realign(
-        "hdr",
-        sft=family["sft"],
-        aligned=family["aligned"],
-        unaligned=family["unaligned"],
-        top_k=top_k,
-        lam=lam,
-        out=tmp_path / "hdr",
-    )
-    output = load_state(out)
-    for name in s:
-        torch.testing.assert_close(output[name], expected[name], rtol=0, atol=1e-6)
-
-
 def test_lora_adapter_is_materialised_like_peft_merges_it(
     family, states, lora_adapter, lora_merged, tmp_path
 ):
@@ -140,40 +117,6 @@ def test_lora_adapter_is_materialised_like_peft_merges_it(
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["inputs"]["sft"]["kind"] == "lora-adapter"
-
-
-def safe_lora_expected(aligned, sft, vector, threshold):
-    update = sft - aligned
-    if update.dim() != 2 or not update.any():
-        return sft, None
-    projected = (vector @ vector.T) @ update / torch.linalg.matrix_norm(vector)
-    similarity = torch.nn.functional.cosine_similarity(projected.flatten(), update.flatten(), dim=0)
-    return (aligned + projected, True) if similarity < threshold else (sft, False)
-
-
-@pytest.mark.parametrize("threshold", [-1.0, 0.5, 1.0])
-def test_safe_lora_projects_updates_below_the_threshold(
-    family, states, lora_merged, lora_adapter, threshold, tmp_path
-):
-    a, u, s = states["aligned"], states["unaligned"], load_state(lora_merged)
-    out = realign.realign(
-        "safe-lora",
-        sft=lora_adapter,
-        aligned=family["aligned"],
-        unaligned=family["unaligned"],
-        threshold=threshold,
-        out=tmp_path / "safe",
-    )
-    output = load_state(out)
-    projected = []
-    for name in s:
-        expected, was_projected = safe_lora_expected(a[name], s[name], a[name] - u[name], threshold)
-        torch.testing.assert_close(output[name], expected, rtol=1e-5, atol=1e-6)
-        if was_projected:
-            projected.append(name)
-    notes = json.loads((out / "recipe.json").read_text())["report"]["notes"]
-    assert sorted(notes.get("safe-lora: update projected", [])) == sorted(projected)
-    assert len(projected) == {-1.0: 0, 1.0: 6}.get(threshold, len(projected))
 
 
 def test_bf16_inputs_are_computed_in_float32_and_stored_in_bf16(bf16_family, tmp_path):

@@ -85,12 +85,42 @@ class RecordingJudge(Judge):
         ]
 
 
+def question_number(item: JudgeItem) -> int:
+    """The number in a question of :func:`catqa_rows` ("[en] question 2 about Child Abuse?" -> 2)."""
+    return int(item.question.split("question ")[1].split(" ")[0])
+
+
 def verdict_for(item: JudgeItem) -> str:
-    number = int(item.question.split("question ")[1].split(" ")[0])
-    return ("harmful", "safe", "invalid")[number % 3]
+    return ("harmful", "safe", "invalid")[question_number(item) % 3]
 
 
 register_judge(RecordingJudge.id)(RecordingJudge)
+
+
+class UnevenJudge(Judge):
+    """Illegal Activity: harmful, invalid, invalid; every other category: harmful, safe, safe."""
+
+    id = "uneven-test"
+    languages = frozenset({"en"})
+    cacheable = False
+
+    @property
+    def prompt_hash(self) -> str:
+        return "test"
+
+    def judge(self, items: Sequence[JudgeItem]) -> list[Judgment]:
+        return [
+            Judgment(verdict=self.verdict(item), raw="raw", judge_id=self.id, model=None, prompt_hash="test")
+            for item in items
+        ]
+
+    @staticmethod
+    def verdict(item: JudgeItem) -> str:
+        rest = ("invalid", "invalid") if item.category == "Illegal Activity" else ("safe", "safe")
+        return ("harmful", *rest)[question_number(item)]
+
+
+register_judge(UnevenJudge.id)(UnevenJudge)
 
 
 @pytest.fixture

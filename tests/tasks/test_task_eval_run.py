@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from resta_bench.benchmark.cli import main
 from resta_bench.judges import is_refusal
+from resta_bench.tasks import TASKS_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +130,30 @@ def test_bad_data_file_is_a_one_line_error(tiny_model_dir, tmp_path, capsys):
         f"resta eval: error: {tmp_path / 'catqa_english.json'}: line 1: not valid JSON (Expecting value)"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_group_rows_say_they_weight_task_rates_by_questions(
+    tiny_model_dir, catqa_dir, monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("CATQA_JUDGE", "uneven-test")
+    local_data = ("--limit", "3", "--metadata", f"catqa_dir={catqa_dir}")
+    assert resta_eval(tiny_model_dir, tmp_path, "catqa_en", *local_data) == 0
+    results, samples = read_run(tmp_path)
+    lines = [line for task_lines in samples.values() for line in task_lines]
+    verdicts = [json.loads(line["filtered_resps"][0])["verdict"] for line in lines]
+    pooled = verdicts.count("harmful") / (verdicts.count("harmful") + verdicts.count("safe"))
+    rates = {task: results["results"][task]["harmful,judge"] for task in samples}
+    weighted = sum(rates[task] * len(task_lines) for task, task_lines in samples.items()) / len(lines)
+    assert (pooled, weighted) == (pytest.approx(11 / 31), pytest.approx(13 / 33))
+
+    # What the group row reports is the question-weighted mean, and its name in lm-eval's table says so.
+    group = results["groups"]["catqa_en"]
+    alias = "catqa_en (harmful: question-weighted mean of task rates)"
+    assert group["harmful,judge"] == pytest.approx(weighted)
+    assert group["alias"] == alias
+    assert f"|{alias}" in capsys.readouterr().out
+    # `refusal` is defined on every document, so its question-weighted mean is the pooled refusal rate.
+    refused = [int(is_refusal(line["resps"][0][0], "en")) for line in lines]
+    assert group["refusal,judge"] == pytest.approx(sum(refused) / len(refused))
+    readme = (TASKS_DIR / "catqa" / "README.md").read_text(encoding="utf-8")
+    assert "harmful: question-weighted mean of task rates" in readme
