@@ -60,6 +60,7 @@ def _check_finetune_settings(experiment: Experiment) -> None:
         "lora",
         "overwrite",
         "description",
+        "spelling",  # the words of errors: the runner's, not the experiment file's to choose
     }
     for spec in specs:
         for key in spec.finetune or {}:

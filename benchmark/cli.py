@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from resta_bench.benchmark import __version__
+from resta_bench.benchmark import __version__, logs
 from resta_bench.benchmark.errors import user_error_types
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -24,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "resta_bench.benchmark.commands.realign",
     "resta_bench.benchmark.commands.eval",
     "resta_bench.benchmark.commands.run",
+    "resta_bench.benchmark.commands.ls",
     "resta_bench.benchmark.commands.compare",
     "resta_bench.benchmark.commands.tables",
     "resta_bench.benchmark.commands.leaderboard",
@@ -35,27 +35,65 @@ COMMAND_MODULES: tuple[str, ...] = (
 _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
+VERBOSE_HELP = "every log record on stderr, lm-eval's and transformers' included, DEBUG too"
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless the help already says it or there is none to say."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        nothing = (None, False, argparse.SUPPRESS)
+        if "default" in text or any(default is value for value in nothing) or default == []:
+            return text
+        if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return text  # a positional argument the user always gives
+        if isinstance(default, (list, tuple)):
+            shown = " ".join(map(str, default)).replace("%", "%%") or "none"
+            return f"{text} (default: {shown})"
+        return f"{text} (default: %(default)s)"
+
+
+class _RawDefaultsFormatter(_DefaultsFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+class RestaParser(argparse.ArgumentParser):
+    """Every sub-command's help shows the defaults (a raw description stays raw)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        raw = issubclass(
+            kwargs.get("formatter_class", argparse.HelpFormatter), argparse.RawDescriptionHelpFormatter
+        )
+        kwargs["formatter_class"] = _RawDefaultsFormatter if raw else _DefaultsFormatter
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = RestaParser(
         prog="resta",
         description="Measure, re-align and compare the safety of fine-tuned chat models (RESTA).",
     )
     parser.add_argument("--version", action="version", version=f"resta-bench {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for command in subparsers.choices.values():
+        taken = {"-v", "--verbose"} & set(command._option_string_actions)
+        if "-" in command.prefix_chars and not taken:
+            # Also after the command (`resta demo -v`); SUPPRESS keeps a `resta -v demo` from being reset.
+            command.add_argument(
+                "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+            )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(verbose=args.verbose)
     try:
         return int(args.func(args) or 0)
     except user_error_types() as error:

@@ -17,6 +17,7 @@ Layout (see ``examples/`` for complete files)::
         recipe: {method: resta, sft: [sft-code], aligned: chat, unaligned: bad, beta: [0.5, 1.0]}
     suites:
       - {name: safety, tasks: [catqa_en, harmfulqa], max_gen_toks: 512}
+      - {name: safety-paper, tasks: [catqa_en], protocol: paper, samples: 5, seed: 0}  # the paper's sampling
     judges:
       - {name: refusal}
 """
@@ -32,6 +33,8 @@ from typing import Any
 
 import yaml
 from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.protocols import DEFAULT as DEFAULT_PROTOCOL
+from resta_bench.benchmark.protocols import PROTOCOLS
 from resta_bench.storage.names import check_name
 
 ROLES = ("aligned", "unaligned", "sft", "realigned")
@@ -111,7 +114,13 @@ class SystemSpec:
 
 @dataclass(frozen=True)
 class Suite:
-    """A list of lm-eval tasks run together, with the generation settings they share."""
+    """A list of lm-eval tasks run together, with the generation settings they share.
+
+    ``protocol`` names the defaults of the other settings (``benchmark.protocols``); the fields hold the
+    values after its defaults were applied. ``samples`` responses are drawn per question (lm-eval's
+    ``repeats``; more than one needs sampling); ``seed`` seeds lm-eval's random, numpy and torch
+    generators (None: lm-eval's defaults); ``dtype`` overrides the backend's.
+    """
 
     name: str
     tasks: tuple[str, ...]
@@ -123,10 +132,14 @@ class Suite:
     gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
     # Code tasks (humaneval, mbpp) execute the model's code; lm-eval refuses them without this.
     confirm_run_unsafe_code: bool = False
+    protocol: str = DEFAULT_PROTOCOL
+    samples: int = 1
+    seed: int | None = None
+    dtype: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """What shapes this suite's generations (recorded in system.json; a change invalidates old runs)."""
-        return {
+        settings: dict[str, Any] = {
             "tasks": list(self.tasks),
             "apply_chat_template": self.apply_chat_template,
             "system_prompt": self.system_prompt,
@@ -136,6 +149,14 @@ class Suite:
             "gen_kwargs": dict(self.gen_kwargs),
             "confirm_run_unsafe_code": self.confirm_run_unsafe_code,
         }
+        # Recorded where they differ from the defaults only, so that suites generated before protocols
+        # existed still match their record.
+        later = {"protocol": self.protocol, "samples": self.samples, "seed": self.seed, "dtype": self.dtype}
+        settings.update({key: value for key, value in later.items() if value != _SUITE_DEFAULTS[key]})
+        return settings
+
+
+_SUITE_DEFAULTS = {"protocol": DEFAULT_PROTOCOL, "samples": 1, "seed": None, "dtype": None}
 
 
 @dataclass(frozen=True)
@@ -372,12 +393,16 @@ def _suite(fields: _Fields) -> Suite:
         (
             "name",
             "tasks",
+            "protocol",
             "apply_chat_template",
             "system_prompt",
             "max_gen_toks",
             "limit",
             "num_fewshot",
             "gen_kwargs",
+            "samples",
+            "seed",
+            "dtype",
             "confirm_run_unsafe_code",
         )
     )
@@ -386,19 +411,34 @@ def _suite(fields: _Fields) -> Suite:
         check_name(_check_type(fields.source, at, task, str), f"{fields.source}: {at}")
         for at, task in fields.items("tasks", required=True)
     )
+    protocol = PROTOCOLS[fields.choice("protocol", tuple(PROTOCOLS), DEFAULT_PROTOCOL) or DEFAULT_PROTOCOL]
     suite = Suite(
         name=fields.name("name"),  # the suite's folder in every system's lm_eval/
         tasks=tasks,
-        apply_chat_template=fields.get("apply_chat_template", bool, True),
+        protocol=protocol.name,
+        apply_chat_template=fields.get("apply_chat_template", bool, protocol.apply_chat_template),
         system_prompt=fields.get("system_prompt", str),
-        max_gen_toks=fields.get("max_gen_toks", int),
+        max_gen_toks=fields.get("max_gen_toks", int, protocol.max_gen_toks),
         limit=fields.get("limit", (int, float)),
         num_fewshot=fields.get("num_fewshot", int),
         gen_kwargs=fields.get("gen_kwargs", dict, {}),
+        samples=fields.get("samples", int, 1),
+        seed=fields.get("seed", int),
+        dtype=fields.get("dtype", str, protocol.dtype),
         confirm_run_unsafe_code=fields.get("confirm_run_unsafe_code", bool, False),
     )
     if suite.max_gen_toks is not None and suite.max_gen_toks < 1:
         fields.fail("must be at least 1", "max_gen_toks")
+    if suite.samples < 1:
+        fields.fail("must be at least 1", "samples")
+    if suite.samples > 1 and not suite.gen_kwargs.get("do_sample", protocol.gen_kwargs.get("do_sample")):
+        # Greedy decoding gives one response n times over.
+        fields.fail(
+            "more than one sample per question needs sampling (protocol: paper, or gen_kwargs do_sample)",
+            "samples",
+        )
+    if suite.seed is not None and suite.seed < 0:
+        fields.fail("must be at least 0", "seed")
     if suite.limit is not None and suite.limit <= 0:
         fields.fail("must be positive (a count, or a fraction below 1)", "limit")
     if suite.limit is not None and suite.limit >= 1 and suite.limit != int(suite.limit):

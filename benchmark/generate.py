@@ -14,12 +14,15 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from resta_bench.benchmark.config import Backend, Experiment, Suite
 from resta_bench.benchmark.errors import ConfigError
+from resta_bench.benchmark.logs import quiet_lm_eval
+from resta_bench.benchmark.protocols import PROTOCOLS
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +58,29 @@ def model_arguments(model: str, backend: Backend, revision: str | None = None) -
 
 
 def generation_kwargs(suite: Suite) -> dict[str, Any]:
-    """Greedy decoding unless the suite says otherwise; the suite's length cap over the tasks' own."""
-    kwargs: dict[str, Any] = {"do_sample": False}
+    """What lm-eval merges over each task's ``generation_kwargs``: the protocol's decoding settings, the
+    suite's length cap (over the tasks' own) and the suite's own ``gen_kwargs`` over both."""
+    kwargs: dict[str, Any] = dict(PROTOCOLS[suite.protocol].gen_kwargs)
     if suite.max_gen_toks is not None:
         kwargs["max_gen_toks"] = suite.max_gen_toks
     return {**kwargs, **suite.gen_kwargs}
+
+
+SEED_ARGUMENTS = ("random_seed", "numpy_random_seed", "torch_random_seed", "fewshot_random_seed")
+
+
+def lm_eval_seeds(suite: Suite) -> dict[str, int]:
+    """``simple_evaluate``'s seeds: the suite's seed for Python, NumPy and torch (what sampling draws from),
+    lm-eval's defaults without one; the few-shot sampler's always lm-eval's, so a seed changes the draws,
+    never the prompts."""
+    from lm_eval.defaults import DEFAULT_OTHER_SEED, DEFAULT_RANDOM_SEED
+
+    draws = (
+        (DEFAULT_RANDOM_SEED, DEFAULT_OTHER_SEED, DEFAULT_OTHER_SEED)
+        if suite.seed is None
+        else (suite.seed,) * 3
+    )
+    return dict(zip(SEED_ARGUMENTS, (*draws, DEFAULT_OTHER_SEED), strict=True))
 
 
 @contextmanager
@@ -89,6 +110,23 @@ def _task_manager(metadata: tuple[tuple[str, str], ...]):
     return task_manager(dict(metadata) or None)
 
 
+def _tasks_with_repeats(manager, names: tuple[str, ...], repeats: int) -> list[Any]:
+    """The suite's tasks for ``simple_evaluate``: their names, or with several samples per question, the
+    tasks built here (groups whole, so their aggregates stay) with lm-eval's ``repeats`` set on each leaf,
+    which ``simple_evaluate`` has no argument for. lm-eval then logs a document's responses together, in
+    its sample's ``resps[0]``."""
+    if repeats == 1:
+        return list(names)
+    built: list[Any] = []
+    for name in names:
+        loaded = manager.load([name])
+        for task in loaded["tasks"].values():
+            task.set_config(key="repeats", value=repeats)
+        whole = loaded["groups"].get(name) or loaded["tasks"].get(name)
+        built.extend([whole] if whole is not None else loaded["tasks"].values())  # a tag: its tasks
+    return built
+
+
 def run_suite(
     model: str,
     backend: Backend,
@@ -110,15 +148,19 @@ def run_suite(
     data = dict(data or {})
     metadata = {key.lower(): value for key, value in data.items()}
     tracker = EvaluationTracker(output_path=str(out_dir))
-    arguments = model_arguments(model, backend, revision)
+    arguments = model_arguments(model, replace(backend, dtype=suite.dtype or backend.dtype), revision)
+    seeds = lm_eval_seeds(suite)
+    if backend.type == "vllm":
+        arguments.setdefault("seed", seeds["torch_random_seed"])  # vLLM's engine draws from its own seed
     variables = {key.upper(): value for key, value in data.items()}
     if suite.confirm_run_unsafe_code:
         variables["HF_ALLOW_CODE_EVAL"] = "1"  # the code-eval metric's own opt-in
-    with environment(variables):
+    manager = _task_manager(tuple(sorted(metadata.items())))
+    with environment(variables), quiet_lm_eval():
         results = lm_eval.simple_evaluate(
             model=backend.type,
             model_args=arguments,
-            tasks=list(suite.tasks),
+            tasks=_tasks_with_repeats(manager, suite.tasks, suite.samples),
             num_fewshot=suite.num_fewshot,
             batch_size=backend.batch_size,
             device=device or backend.device,
@@ -128,9 +170,10 @@ def run_suite(
             system_instruction=suite.system_prompt,
             apply_chat_template=suite.apply_chat_template,
             gen_kwargs=generation_kwargs(suite),
-            task_manager=_task_manager(tuple(sorted(metadata.items()))),
+            task_manager=manager,
             metadata=metadata or None,
             confirm_run_unsafe_code=suite.confirm_run_unsafe_code,
+            **seeds,
         )
     release_accelerator_memory()
     if results is None:  # what lm-eval returns on the non-zero ranks of a multi-process launch
@@ -152,7 +195,10 @@ def run_suite(
         "lm_eval": lm_eval.__version__,
         "model_args": {key: str(value) for key, value in arguments.items()},
         "backend": backend.type,
+        "protocol": suite.protocol,
         "gen_kwargs": generation_kwargs(suite),
+        "samples": suite.samples,
+        "seeds": seeds,
     }
 
 

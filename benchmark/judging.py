@@ -4,27 +4,37 @@ Library entry points:
 
 - :func:`judge_run_dir` — one system folder (or a bare lm-eval ``--output_path``) and a judge
   object; what ``resta judge`` does for each RUN_DIR.
-- :func:`judges_agreement` — two judges' verdicts on the same responses, compared.
+- :func:`judges_agreement` — two judges' verdicts on the same responses, compared (one system folder,
+  or every system of a store).
 - :func:`judge_and_score` — the runner's step: a system in a :class:`~benchmark.store.ResultsStore`,
   a judge by name and options, the suites whose lm-eval output to read.
 
-Only safety-task samples are judged: those whose ``doc`` carries ``question`` and ``benchmark``.
+Only the samples of judged benchmarks are judged (harmful questions and over-refusal, as the benchmark
+catalogue ``tasks/catalogue.py`` says, by the doc's ``benchmark`` or else the task's name). Every
+response is judged: a suite with several samples per question writes a judgment line per sample
+(``sample`` is its index), and its scores average over them.
 Progress lives in the judge cache (every verdict is committed as it arrives), so a killed run resumes
 where it stopped; the judgments and scores files are written whole, atomically, at the end.
+
+A system of a results store gets its ``deltas`` against its SFT and aligned models at scoring time, and
+the systems that name it as theirs get theirs again (``compare.paired_deltas``), so that whichever is
+judged last, the stored deltas pair the current verdicts.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from resta_bench.benchmark.compare import AGAINST, ALL, headline_metrics, record_benchmark
+from resta_bench.benchmark.compare import paired_deltas as stored_deltas
 from resta_bench.benchmark.errors import ConfigError
-from resta_bench.benchmark.lm_eval_output import Sample, iter_samples
+from resta_bench.benchmark.lm_eval_output import Sample, read_samples, samples_files
 from resta_bench.benchmark.scoring import scores_document
 from resta_bench.benchmark.store import (
     SYSTEM_FILE,
@@ -40,6 +50,9 @@ from resta_bench.judges.cache import JudgmentCache, default_cache_path
 from resta_bench.judges.refusal import LANGUAGES as REFUSAL_LANGUAGES
 from resta_bench.judges.run import judge_items
 from resta_bench.storage.atomic import write_json_atomic, write_text_atomic
+from resta_bench.tasks import catalogue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,8 +60,10 @@ class JudgeSummary:
     judge_id: str
     judgments_path: Path
     scores_path: Path
-    verdicts: dict[str, int] = field(default_factory=dict)
+    verdicts: dict[str, int] = field(default_factory=dict)  # every judgment line's, for system.json
     invalid_languages: list[str] = field(default_factory=list)
+    pooled: dict[str, Counter[str]] = field(default_factory=dict)  # harmful-question set -> verdicts
+    own_rows: list[dict[str, Any]] = field(default_factory=list)  # other benchmarks' overall rows
 
     def as_record(self) -> dict[str, Any]:
         """For ``system.json``'s ``runs.scores`` (the files' paths follow from the judge id)."""
@@ -58,15 +73,79 @@ class JudgeSummary:
             "invalid_languages": self.invalid_languages,
         }
 
+    def describe(self) -> str:
+        """One line: the verdicts pooled over harmful-question sets, then each other benchmark in its own
+        metrics (XSTest's refusals of safe and of unsafe prompts)."""
+        parts = []
+        if self.pooled:
+            verdicts = sum(self.pooled.values(), Counter())
+            counts = f"harmful {verdicts['harmful']}, safe {verdicts['safe']}"
+            counts += f", invalid {verdicts['invalid']}" if verdicts["invalid"] else ""
+            parts.append(f"harmful questions ({', '.join(self.pooled)}): {counts}")
+        benchmarks = dict.fromkeys(row["benchmark"] for row in self.own_rows)
+        for name in benchmarks:
+            rows = [row for row in self.own_rows if row["benchmark"] == name]
+            parts.append(f"{name}: " + ", ".join(f"{r['metric']} {r['k']}/{r['n']}" for r in rows))
+        return f"{self.judgments_path}: {'; '.join(parts)}"
+
+
+def _judged_benchmark(sample: Sample) -> catalogue.Benchmark | None:
+    """The catalogue's entry for a sample's benchmark (its doc's, else its task's) if it is judged."""
+    name = sample.doc.get("benchmark")
+    found = (
+        (catalogue.benchmark(name),) if isinstance(name, str) else catalogue.benchmarks_of_task(sample.task)
+    )
+    return next((entry for entry in found if entry is not None and entry.judged), None)
+
+
+def _sample_folders(root: Path) -> list[Path]:
+    """The folders under ``root`` that hold samples files: one per model lm-eval ran (and per suite in a
+    system folder); hidden ones (a run's staging) are left out."""
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such directory")
+    parents = {path.parent for path in root.rglob("samples_*.jsonl")}
+    return sorted(p for p in parents if not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def _newest_samples(roots: Iterable[Path]) -> dict[str, Path]:
+    """The newest samples file of each task under these folders. A task with samples in more than one
+    folder (two suites, two models) is said so in one warning: only the newest is judged."""
+    found: dict[str, list[Path]] = {}
+    for root in roots:
+        for folder in _sample_folders(root):
+            for task, path in samples_files(folder).items():
+                found.setdefault(task, []).append(path)
+    newest = {}
+    for task, paths in sorted(found.items()):
+        # The names differ only in lm-eval's timestamp, so the greatest name is the newest run.
+        newest[task] = max(paths, key=lambda path: path.name)
+        if len(paths) > 1:
+            folders = ", ".join(str(path.parent) for path in paths)
+            log.warning(
+                "task %s has samples in %d folders (%s); judging only the newest, %s",
+                task,
+                len(paths),
+                folders,
+                newest[task],
+            )
+    return newest
+
 
 def safety_samples(roots: Sequence[Path]) -> list[Sample]:
-    """The samples of safety tasks under these lm-eval output folders."""
-    samples = [
-        s for root in roots for s in iter_samples(root) if "question" in s.doc and "benchmark" in s.doc
-    ]
+    """The samples of judged benchmarks under these lm-eval output folders."""
+    samples = []
+    for task, path in _newest_samples(roots).items():
+        for sample in sorted(read_samples(path, task), key=lambda s: (s.doc_id, s.sample)):
+            entry = _judged_benchmark(sample)
+            if entry is None:
+                continue
+            if not isinstance(sample.doc.get("question"), str):
+                raise ConfigError(f"{path}: doc_id {sample.doc_id} of {entry.title} has no 'question' text")
+            # The catalogue's name, also for a doc that does not say its benchmark.
+            samples.append(replace(sample, doc={**sample.doc, "benchmark": entry.name}))
     if not samples:
         shown = ", ".join(str(root) for root in roots)
-        raise ConfigError(f"{shown}: no safety-task samples (docs with 'question' and 'benchmark') found")
+        raise ConfigError(f"{shown}: no safety-task samples (harmful questions, over-refusal) found")
     return samples
 
 
@@ -77,6 +156,7 @@ def judgment_record(sample: Sample, judgment: Judgment, judge: Judge) -> dict[st
     record: dict[str, Any] = {
         "task": sample.task,
         "doc_id": sample.doc_id,
+        "sample": sample.sample,
         "benchmark": doc["benchmark"],
         "language": language,
         # Over-refusal docs have a prompt type where harmful-question docs have a category.
@@ -112,8 +192,12 @@ def judge_into(
     *,
     cache: JudgmentCache | None,
     progress: bool = True,
+    store: ResultsStore | None = None,
 ) -> JudgeSummary:
-    """Judge the safety samples under ``lm_eval_roots``; write judgments and scores into ``system_dir``."""
+    """Judge the safety samples under ``lm_eval_roots``; write judgments and scores into ``system_dir``.
+
+    ``system_dir`` in ``store``: its scores get their deltas, and the systems that name it as their SFT or
+    aligned model get theirs again."""
     judgments_file, scores_file = judgments_path(system_dir, judge.id), scores_path(system_dir, judge.id)
     samples = safety_samples(lm_eval_roots)
     items = [
@@ -123,7 +207,7 @@ def judge_into(
     judgments = judge_items(judge, items, cache=cache, progress=progress)
     records = sorted(
         (judgment_record(s, j, judge) for s, j in zip(samples, judgments, strict=True)),
-        key=lambda r: (r["task"], r["doc_id"]),
+        key=lambda r: (r["task"], r["doc_id"], r["sample"]),
     )
     write_text_atomic(judgments_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     judge_block = {
@@ -132,37 +216,93 @@ def judge_into(
         "prompt_hash": judge.prompt_hash,
         "languages": judge.languages,
     }
+    deltas = stored_deltas(store, system_dir.name, judge.id) if store is not None else []
     scores = scores_document(
-        records, judge=judge_block, system_id=_system_id(system_dir), refusal_languages=REFUSAL_LANGUAGES
+        records,
+        judge=judge_block,
+        system_id=_system_id(system_dir),
+        refusal_languages=REFUSAL_LANGUAGES,
+        deltas=deltas,
     )
     write_json_atomic(scores_file, scores)
+    if store is not None:
+        _refresh_dependents(store, system_dir.name, judge.id)
+    return _summary(judge.id, judgments_file, scores_file, records, scores["rows"])
+
+
+def _summary(
+    judge_id: str, judgments_file: Path, scores_file: Path, records: list[dict], rows: list[dict]
+) -> JudgeSummary:
+    pooled: dict[str, Counter[str]] = {}
+    for name in sorted({r["benchmark"] for r in records}, key=catalogue.order):
+        if catalogue.pools_into(catalogue.HARMFUL, name):
+            pooled[name] = Counter(r["verdict"] for r in records if r["benchmark"] == name)
+    own_rows = [
+        row
+        for row in rows
+        if row["benchmark"] not in pooled
+        and (row["language"], row["category"], row["subcategory"]) == (ALL, ALL, ALL)
+        and row["metric"] in headline_metrics(row["benchmark"])
+    ]
     return JudgeSummary(
-        judge_id=judge.id,
+        judge_id=judge_id,
         judgments_path=judgments_file,
         scores_path=scores_file,
         verdicts=dict(Counter(r["verdict"] for r in records)),
         invalid_languages=sorted({r["language"] for r in records if not r["language_valid"]}),
+        pooled=pooled,
+        own_rows=sorted(own_rows, key=lambda row: catalogue.order(row["benchmark"])),
     )
+
+
+def _refresh_dependents(store: ResultsStore, system_id: str, judge_id: str) -> None:
+    """The deltas of the systems scored by this judge that name ``system_id`` as their SFT or aligned model,
+    paired again with its new verdicts."""
+    for other in store.system_ids():
+        meta = store.read_system(other) or {}
+        named = system_id in (meta.get(f"{against}_system") for against in AGAINST)
+        path = store.scores_path(other, judge_id)
+        if (
+            other != system_id
+            and named
+            and path.is_file()
+            and store.judgments_path(other, judge_id).is_file()
+        ):
+            scores = read_json_object(path)
+            write_json_atomic(path, {**scores, "deltas": stored_deltas(store, other, judge_id)})
 
 
 def judge_run_dir(
     run_dir: str | Path, judge: Judge, *, cache: JudgmentCache | None = None, progress: bool = True
-) -> JudgeSummary:
+) -> list[JudgeSummary]:
     """Judge one system folder (its ``lm_eval/`` tree) or a bare lm-eval output folder, in place.
 
-    A system folder of a results store is judged under the store's lock, as the runner writes it.
+    A system folder of a results store is judged under the store's lock, as the runner writes it, and
+    gets its deltas. A bare folder holding the output of several models (lm-eval writes one folder per
+    model) has each model judged apart, into that model's folder: one summary per model.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such directory")
-    lm_eval_root = run_dir / "lm_eval" if (run_dir / "lm_eval").is_dir() else run_dir
-    with _store_lock(run_dir):
-        return judge_into(run_dir, [lm_eval_root], judge, cache=cache, progress=progress)
-
-
-def _store_lock(run_dir: Path) -> AbstractContextManager[None]:
-    in_store = (run_dir / SYSTEM_FILE).is_file()
-    return ResultsStore(run_dir.absolute().parent).lock() if in_store else nullcontext()
+    if (run_dir / SYSTEM_FILE).is_file():
+        store = ResultsStore(run_dir.absolute().parent)
+        with store.lock():
+            return [
+                judge_into(run_dir, [run_dir / "lm_eval"], judge, cache=cache, progress=progress, store=store)
+            ]
+    if (run_dir / "lm_eval").is_dir():
+        return [judge_into(run_dir, [run_dir / "lm_eval"], judge, cache=cache, progress=progress)]
+    models = _sample_folders(run_dir)
+    if len(models) < 2:
+        return [judge_into(run_dir, [run_dir], judge, cache=cache, progress=progress)]
+    names = ", ".join(str(model.relative_to(run_dir)) for model in models)
+    log.warning(
+        "%s holds the lm-eval output of %d models (%s); judging each in its own folder",
+        run_dir,
+        len(models),
+        names,
+    )
+    return [judge_into(model, [model], judge, cache=cache, progress=progress) for model in models]
 
 
 def judge_and_score(
@@ -175,21 +315,72 @@ def judge_and_score(
     roots = [store.suite_dir(system_id, suite) for suite in suites]
     judge = get_judge(judge_name, **options)
     with JudgmentCache(default_cache_path()) as cache:
-        summary = judge_into(store.system_dir(system_id), roots, judge, cache=cache)
+        summary = judge_into(store.system_dir(system_id), roots, judge, cache=cache, store=store)
     return summary.as_record()
 
 
-def judges_agreement(run_dir: str | Path, judge_a: str, judge_b: str) -> dict[str, Any]:
-    """Agreement of two judges on the responses both judged, overall ("all") and per language."""
-    a, b = read_judgments(Path(run_dir), judge_a), read_judgments(Path(run_dir), judge_b)
-    shared = sorted(a.keys() & b.keys())
-    by_language: dict[str, list[tuple[str, str]]] = {"all": []}
-    for key in shared:
-        pair = (a[key]["verdict"], b[key]["verdict"])
-        by_language["all"].append(pair)
-        by_language.setdefault(a[key]["language"], []).append(pair)
+def judges_agreement(path: str | Path, judge_a: str, judge_b: str) -> dict[str, Any]:
+    """Agreement of two judges on the responses both judged, in one system folder or in every system of a
+    results store: per language over the harmful-question sets pooled (``all`` first), and per benchmark,
+    each on its own (XSTest's answers are never pooled with harmful questions)."""
+    folders = _agreement_folders(Path(path), judge_a, judge_b)
+    a: dict[tuple, dict[str, Any]] = {}
+    b: dict[tuple, dict[str, Any]] = {}
+    for system, folder in folders.items():
+        for judged, judge_id in ((a, judge_a), (b, judge_b)):
+            # One folder must hold both; a store's systems may lack either (counted in only_one_judge).
+            if system == ONE_FOLDER or judgments_path(folder, judge_id).is_file():
+                judged.update(
+                    {(system, *key): line for key, line in read_judgments(folder, judge_id).items()}
+                )
+    by_language: dict[str, list[tuple[str, str]]] = {ALL: []}
+    by_benchmark: dict[str, list[tuple[str, str]]] = {}
+    for key in sorted(a.keys() & b.keys()):
+        line, pair = a[key], (a[key]["verdict"], b[key]["verdict"])
+        benchmark = record_benchmark(line)
+        by_benchmark.setdefault(benchmark, []).append(pair)
+        if catalogue.pools_into(catalogue.HARMFUL, benchmark):
+            by_language[ALL].append(pair)
+            by_language.setdefault(line["language"], []).append(pair)
+    report: dict[str, Any] = {"judges": [judge_a, judge_b]}
+    if ONE_FOLDER not in folders:
+        report["systems"] = sorted(folders)
+    languages = sorted(
+        by_language, key=lambda language: (language != ALL, catalogue.language_order(language))
+    )
     return {
-        "judges": [judge_a, judge_b],
+        **report,
         "only_one_judge": len(a.keys() ^ b.keys()),
-        "by_language": {language: agreement(pairs).as_record() for language, pairs in by_language.items()},
+        "by_language": {language: agreement(by_language[language]).as_record() for language in languages},
+        "by_benchmark": {
+            name: agreement(by_benchmark[name]).as_record()
+            for name in sorted(by_benchmark, key=catalogue.order)
+        },
     }
+
+
+ONE_FOLDER = ""  # judges_agreement on one system's folder rather than a store
+
+
+def _agreement_folders(path: Path, judge_a: str, judge_b: str) -> dict[str, Path]:
+    """System id -> folder: the folder itself (as :data:`ONE_FOLDER`) if it is a system's, else every system
+    of the store at ``path`` that either judge scored."""
+    if (path / "judgments").is_dir() or (path / SYSTEM_FILE).is_file():
+        return {ONE_FOLDER: path}
+    store = ResultsStore(path)
+    systems = store.system_ids()
+    if not systems:
+        raise ConfigError(
+            f"{path}: no judgments/ folder and no systems (<system>/system.json) here; "
+            "name one system's folder or a results store"
+        )
+    judged = {
+        system: store.system_dir(system)
+        for system in systems
+        if any(store.judgments_path(system, judge_id).is_file() for judge_id in (judge_a, judge_b))
+    }
+    if not judged:
+        raise ConfigError(
+            f"{path}: no system in this results store has judgments by {judge_a!r} or {judge_b!r}"
+        )
+    return judged

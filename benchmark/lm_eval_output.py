@@ -2,9 +2,10 @@
 
 lm-eval (0.4.x) writes, under the output path, one folder per model (its sanitised name) holding a
 results file per run and a samples file per task and run, one JSON object per line with ``doc_id``,
-``doc``, ``resps`` (raw generations, ``resps[0][0]`` for a generation task) and ``filtered_resps``.
-A task run with several filters logs each document once per filter. Samples are matched by task and
-``doc_id``, never by line order; where a task was run more than once, its latest samples file counts.
+``doc``, ``resps`` (raw generations: ``resps[0]`` holds a generation task's responses, one unless the
+task asked for several per document with ``repeats``) and ``filtered_resps``. A task run with several
+filters logs each document once per filter. Samples are matched by task, ``doc_id`` and the response's
+index, never by line order; where a task was run more than once, its latest samples file counts.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ class Sample:
     task: str
     doc_id: int
     doc: dict[str, Any]
-    response: str  # the raw generation, resps[0][0]
+    response: str  # the raw generation, resps[0][sample]
     path: Path
+    sample: int = 0  # which of the document's responses (lm-eval's repeats), from 0
 
 
 def _split_name(path: Path, prefix: str) -> tuple[str, str]:
@@ -63,7 +65,8 @@ def results_files(root: Path) -> list[Path]:
 
 
 def read_samples(path: Path, task: str) -> Iterator[Sample]:
-    """One sample per ``doc_id`` (the first line of each: later lines repeat it for other filters)."""
+    """One sample per ``doc_id`` and response (the first line of each document: later lines repeat it
+    for other filters)."""
     seen: set[int] = set()
     for number, line in text_lines(path):
         if not line.strip():
@@ -72,15 +75,18 @@ def read_samples(path: Path, task: str) -> Iterator[Sample]:
             record = json.loads(line)
             doc_id = int(record["doc_id"])
             doc = record["doc"]
-            response = record["resps"][0][0]
+            responses = record["resps"][0]
         except (ValueError, KeyError, IndexError, TypeError) as error:
             raise ConfigError(f"{path}: line {number} is not an lm-eval sample ({error!r})") from None
-        if not isinstance(response, str) or not isinstance(doc, dict):
-            raise ConfigError(f"{path}: line {number}: 'resps[0][0]' is not a generated text")
+        if not isinstance(doc, dict) or not isinstance(responses, list) or not responses:
+            raise ConfigError(f"{path}: line {number}: 'resps[0]' holds no generated text")
         if doc_id in seen:
             continue
         seen.add(doc_id)
-        yield Sample(task=task, doc_id=doc_id, doc=doc, response=response, path=path)
+        for index, response in enumerate(responses):
+            if not isinstance(response, str):
+                raise ConfigError(f"{path}: line {number}: 'resps[0][{index}]' is not a generated text")
+            yield Sample(task=task, doc_id=doc_id, doc=doc, response=response, path=path, sample=index)
 
 
 def iter_samples(root: Path) -> Iterator[Sample]:
@@ -88,4 +94,4 @@ def iter_samples(root: Path) -> Iterator[Sample]:
     if not root.is_dir():
         raise ConfigError(f"{root}: no such directory")
     for task, path in samples_files(root).items():
-        yield from sorted(read_samples(path, task), key=lambda sample: sample.doc_id)
+        yield from sorted(read_samples(path, task), key=lambda sample: (sample.doc_id, sample.sample))

@@ -17,9 +17,10 @@ from resta_bench.benchmark.config import Experiment, SystemSpec, topological_ord
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore
 from resta_bench.benchmark.system_id import HashCache, assign_system_ids, cache_path_for, is_local
-from resta_bench.benchmark.utility import is_safety_task
+from resta_bench.tasks.catalogue import is_judged_task
 
 MAKE, GENERATE, JUDGE, UTILITY = "make", "generate", "judge", "utility"
+NO_ID = "no id yet"  # shown for a system whose id hashes an input that does not exist yet
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,15 @@ class Step:
     judge: str | None = None
     done: bool = False
 
-    def describe(self) -> str:
+    def describe(self, shown_id: str | None = None) -> str:
+        """What the step does to which system; ``shown_id`` in place of an id not known yet."""
         what = {
             MAKE: "make model",
             GENERATE: f"generate {self.suite}",
             JUDGE: f"judge {self.judge}",
             UTILITY: "utility scores",
         }[self.kind]
-        return f"{what:<24} {self.system} ({self.system_id})"
+        return f"{what:<24} {self.system} ({shown_id or self.system_id})"
 
 
 @dataclass
@@ -57,24 +59,39 @@ class Plan:
     def pending(self) -> list[Step]:
         return [step for step in self.steps if not step.done]
 
-    def missing_models(self) -> list[str]:
-        """``field: path`` of each model folder the experiment names that is not on this machine."""
-        return [
-            f"{spec.origin}.model: {spec.model}"
-            for spec in self.experiment.systems
-            if spec.model is not None and is_local(spec.model) and not Path(spec.model).is_dir()
-        ]
+    def missing_inputs(self) -> dict[str, str]:
+        """System name -> ``field: path: what is missing`` for each model folder or fine-tuning data file
+        the experiment names that is not on this machine."""
+        missing = {}
+        for spec in self.experiment.systems:
+            if spec.model is not None and is_local(spec.model) and not Path(spec.model).is_dir():
+                missing[spec.name] = f"{spec.origin}.model: {spec.model}: no such model folder"
+            elif spec.finetune is not None and not Path(spec.finetune["data"]).is_file():
+                missing[spec.name] = f"{spec.origin}.finetune.data: {spec.finetune['data']}: no such file"
+        return missing
+
+    def without_id(self) -> set[str]:
+        """Systems whose id is not known yet: it hashes a missing input (a model folder's files, a data
+        file), theirs or one they are made from."""
+        missing = set(self.missing_inputs())
+        for spec in topological_order(self.experiment.systems) or []:
+            if missing & set(spec.inputs.values()):
+                missing.add(spec.name)
+        return missing
 
     def render(self) -> str:
         lines = [
             f"experiment {self.experiment.name!r}: {len(self.system_ids)} systems, "
             f"{len(self.steps)} steps, {len(self.pending)} pending; results in {self.store.root}"
         ]
+        unknown = self.without_id()
         for step in self.steps:
-            lines.append(f"  [{'done' if step.done else 'pending':<7}] {step.describe()}")
-        lines += [
-            f"  missing model folder (no id until it exists): {where}" for where in self.missing_models()
-        ]
+            shown = NO_ID if step.system in unknown else None
+            lines.append(f"  [{'done' if step.done else 'pending':<7}] {step.describe(shown)}")
+        missing = self.missing_inputs()
+        if missing:
+            lines.append(f"missing inputs; the systems marked '{NO_ID}' get their ids once these exist:")
+            lines += [f"  {where}" for where in missing.values()]
         return "\n".join(lines)
 
 
@@ -137,11 +154,11 @@ def build_plan(experiment: Experiment, results_dir: str | Path) -> Plan:
             generated[spec.name] &= done
             generate.append(Step(GENERATE, spec.name, system_id, suite=suite, done=done))
         tasks = [task for suite in experiment.suites_for(spec) for task in suite.tasks]
-        for judge in experiment.judges if any(is_safety_task(task) for task in tasks) else ():
+        for judge in experiment.judges if any(is_judged_task(task) for task in tasks) else ():
             key = judge_key(judge.name, dict(judge.options))
             done = generated[spec.name] and scored_from(plan, system_id, key, suites)
             score.append(Step(JUDGE, spec.name, system_id, judge=judge.name, done=done))
-        if any(not is_safety_task(task) for task in tasks):
+        if any(not is_judged_task(task) for task in tasks):
             done = generated[spec.name] and scored_from(plan, system_id, UTILITY_SCORES, suites)
             score.append(Step(UTILITY, spec.name, system_id, done=done))
     plan.waves = _make_waves(plan, ordered, generated) + [wave for wave in (generate, score) if wave]

@@ -73,9 +73,9 @@ def run_experiment(
     plan = _plan(experiment, results_dir, device)
     if dry_run or not plan.pending:
         return plan  # nothing written, not even the lock file
-    missing = plan.missing_models()
+    missing = list(plan.missing_inputs().values())
     if missing:
-        raise ConfigError(f"{experiment.source}: {missing[0]}: no such model folder")
+        raise ConfigError(f"{experiment.source}: {missing[0]}")
     with plan.store.lock():
         plan = _plan(experiment, results_dir, device)  # another run may have done some while this one waited
         if plan.pending:
@@ -263,7 +263,7 @@ def _identity(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
         "method": method_label(recipe) if recipe else None,
         "params": {**recipe.params, "seed": recipe.seed} if recipe else {},
         "sft_system": ids[inputs["sft"]] if "sft" in inputs else None,
-        "aligned_system": ids[inputs["aligned"]] if "aligned" in inputs else None,
+        "aligned_system": _aligned_system(plan, spec),
         "inputs": {role: ids[name] for role, name in inputs.items()},
         "model": _model_record(plan, spec),
     }
@@ -273,6 +273,18 @@ def _identity(plan: Plan, spec: SystemSpec) -> dict[str, Any]:
 
         identity["recipe"] = read_json_object(made_by)
     return identity
+
+
+def _aligned_system(plan: Plan, spec: SystemSpec) -> str | None:
+    """The aligned model a system is compared with: a variant's ``aligned`` input, or the aligned model
+    an SFT model was fine-tuned ``from`` (so its scores get a delta against it too)."""
+    inputs = spec.inputs
+    if "aligned" in inputs:
+        return plan.system_ids[inputs["aligned"]]
+    source = inputs.get("from")
+    if spec.role == "sft" and source is not None and plan.experiment.system(source).role == "aligned":
+        return plan.system_ids[source]
+    return None
 
 
 def _base_model(plan: Plan, spec: SystemSpec) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 Z_95 = 1.959963984540054
 
@@ -57,14 +58,59 @@ def paired_bootstrap_difference(
     if len(a) == 0:
         return None
     differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    low, high = _percentile_bootstrap(
+        len(differences), lambda picks: differences[picks].mean(axis=1), iterations, seed, confidence
+    )
+    return float(differences.mean()), low, high
+
+
+def _percentile_bootstrap(
+    size: int, statistic: Callable[[Any], Any], iterations: int, seed: int, confidence: float
+) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` over resamples: each row of the index array it receives
+    picks ``size`` items with replacement."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
-    means = np.empty(iterations)
+    values = np.empty(iterations)
     # Resample in blocks so memory stays bounded for large benchmarks.
-    block = max(1, 2_000_000 // len(differences))
+    block = max(1, 2_000_000 // size)
     for start in range(0, iterations, block):
         stop = min(iterations, start + block)
-        picks = rng.integers(0, len(differences), size=(stop - start, len(differences)))
-        means[start:stop] = differences[picks].mean(axis=1)
+        values[start:stop] = statistic(rng.integers(0, size, size=(stop - start, size)))
     tail = (1 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return float(differences.mean()), float(low), float(high)
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def cluster_bootstrap_interval(
+    hits: Sequence[int],
+    trials: Sequence[int],
+    *,
+    iterations: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile interval for the pooled rate ``sum(hits) / sum(trials)`` of clusters (a question's several
+    sampled responses), resampling whole clusters: responses to one question are correlated, so the
+    question is the unit of resampling. None when nothing was counted.
+
+    When every response agrees (no hits, or all hits) no resample differs and the percentile interval
+    would be a point; the bound is then Wilson's over the clusters, as if each question's responses were
+    one (the most correlated case).
+    """
+    import numpy as np
+
+    if len(hits) != len(trials):
+        raise ValueError(f"hits and trials differ in length ({len(hits)} vs {len(trials)})")
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    k, n = np.asarray(hits, dtype=float), np.asarray(trials, dtype=float)
+    k, n = k[n > 0], n[n > 0]  # a question with only invalid verdicts counts for nothing
+    if len(n) == 0:
+        return None
+    if k.sum() in (0, n.sum()):
+        return wilson_interval(len(n) if k.sum() else 0, len(n))
+    return _percentile_bootstrap(
+        len(n), lambda picks: k[picks].sum(axis=1) / n[picks].sum(axis=1), iterations, seed, confidence
+    )

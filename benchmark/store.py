@@ -29,7 +29,7 @@ from typing import Any
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.storage.atomic import write_json_atomic
 from resta_bench.storage.locks import hold_lock
-from resta_bench.storage.names import check_name
+from resta_bench.storage.names import check_name, is_safe_name
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def _judgment_lines(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
+def _judgment_lines(path: Path) -> dict[tuple[str, int, int], dict[str, Any]]:
     judged = {}
     for number, line in read_jsonl(path):
         where = f"{path}: line {number}"
@@ -94,7 +94,9 @@ def _judgment_lines(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
             )
         if not isinstance(line["task"], str) or not isinstance(line["doc_id"], int):
             raise ConfigError(f"{where}: fields 'task' and 'doc_id' must be a string and an integer")
-        judged[(line["task"], line["doc_id"])] = line
+        # A question asked for several samples has a line per sample (lines written before samples
+        # existed have no index: the one sample).
+        judged[(line["task"], line["doc_id"], line.get("sample", 0))] = line
     return judged
 
 
@@ -129,9 +131,35 @@ class ResultsStore:
     def require_system(self, system_id: str) -> dict[str, Any]:
         meta = self.read_system(system_id)
         if meta is None:
-            known = ", ".join(self.system_ids()) or "none"
-            raise ConfigError(f"{self.root}: no system {system_id!r} here (systems: {known})")
+            raise ConfigError(f"{self.root}: no system {system_id!r} here (systems: {self.known_systems()})")
         return meta
+
+    # names: the experiment file's name for a system (system.json "name") stands for its id
+    def names(self) -> dict[str, str | None]:
+        """System id -> its name (None for a system that has none), for every system, sorted by id."""
+        return {system_id: (self.read_system(system_id) or {}).get("name") for system_id in self.system_ids()}
+
+    def known_systems(self) -> str:
+        """``name (id), ...`` of every system, for error messages (``–`` stands for a missing name)."""
+        pairs = [f"{name or '–'} ({system_id})" for system_id, name in self.names().items()]
+        return ", ".join(pairs) or "none"
+
+    def resolve(self, name_or_id: str, field: str) -> str:
+        """The id of the system with this id or, failing that, this name; ``field`` is the flag or argument
+        the value came from (``--a``, ``system_a``), named in the error when no single system matches."""
+        if is_safe_name(name_or_id) and (self.system_dir(name_or_id) / SYSTEM_FILE).is_file():
+            return name_or_id
+        named = [system_id for system_id, name in self.names().items() if name == name_or_id]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise ConfigError(
+                f"{field}: {name_or_id!r} names {len(named)} systems: {', '.join(named)}; give one's id"
+            )
+        raise ConfigError(
+            f"{field}: no system {name_or_id!r} in {self.root}, by name or id "
+            f"(systems: {self.known_systems()})"
+        )
 
     # lm-eval output, one folder per suite
     def suite_dir(self, system_id: str, suite: str) -> Path:
@@ -181,7 +209,7 @@ class ResultsStore:
         folder = self.system_dir(system_id) / "scores"
         return {path.stem: read_json_object(path) for path in sorted(folder.glob("*.json"))}
 
-    def read_judgments(self, system_id: str, judge_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    def read_judgments(self, system_id: str, judge_id: str) -> dict[tuple[str, int, int], dict[str, Any]]:
         return read_judgments(self.system_dir(system_id), judge_id)
 
     # model weights made by the runner
@@ -198,9 +226,10 @@ def scores_path(system_dir: Path, judge_id: str) -> Path:
     return system_dir / "scores" / f"{check_name(judge_id, 'judge id')}.json"
 
 
-def read_judgments(system_dir: Path, judge_id: str) -> dict[tuple[str, int], dict[str, Any]]:
-    """One judge's judgments in a system folder keyed by (task, doc_id); where a line repeats (a resumed
-    run), the last one counts. A ``ConfigError`` says which judges the folder has when not this one."""
+def read_judgments(system_dir: Path, judge_id: str) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """One judge's judgments in a system folder keyed by (task, doc_id, sample); where a line repeats
+    (a resumed run), the last one counts. A ``ConfigError`` says which judges the folder has when not
+    this one."""
     path = judgments_path(system_dir, judge_id)
     if not path.is_file():
         known = sorted(p.stem for p in path.parent.glob("*.jsonl"))

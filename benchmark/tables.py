@@ -1,12 +1,15 @@
 """The paper's tables from a results store, as Markdown, LaTeX (booktabs) or CSV.
 
-1. Harmfulness: the aligned model, then each fine-tuned model (by regime and task) followed by its
-   re-aligned variants, on CatQA en / zh / vi, HarmfulQA, DangerousQA and AdversarialQA.
+1. Harmfulness: the aligned and unaligned models, then each fine-tuned model (by regime and task)
+   followed by its re-aligned variants (method and every parameter), on CatQA en / zh / vi and
+   overall, HarmfulQA, DangerousQA, AdversarialQA, and XSTest's refusals of safe and unsafe prompts.
 2. Utility: the same systems on the utility tasks lm-eval scored.
 3. The β sweep: the pooled CatQA harmful rate of each (fine-tuned model, method, p) across β.
 
-Rates are percentages; cells carry their 95% interval where the format allows (CSV gives the
-bounds their own columns). A column nobody has a number for is left out.
+Units are the site's (``leaderboards.units``): rates in %, utility in its metric's unit, named in its
+header. Cells carry their interval where the format allows (CSV gives the bounds their own columns),
+and each table says which interval it is: 95% Wilson for rates, ±1.96 × lm-eval's standard error for
+utility (none where that is 0). A column nobody has a number for is left out.
 """
 
 from __future__ import annotations
@@ -20,34 +23,46 @@ from typing import Any
 
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.benchmark.store import SYSTEM_FILE, UTILITY_SCORES, ResultsStore
+from resta_bench.leaderboards.labels import benchmark_name, method_name, variant_name
 from resta_bench.leaderboards.spreadsheet import CSV_LINE_END, spreadsheet_text
 from resta_bench.leaderboards.store import read_store
+from resta_bench.leaderboards.units import (
+    STANDARD_ERROR,
+    WILSON,
+    metric_unit,
+    utility_header,
+)
 from resta_bench.storage.atomic import write_text_atomic
 from resta_bench.storage.folders import staged_output
+from resta_bench.tasks import catalogue
 
-HARM_COLUMNS = (
-    ("CatQA-en", "catqa", "en"),
-    ("CatQA-zh", "catqa", "zh"),
-    ("CatQA-vi", "catqa", "vi"),
-    ("HarmfulQA", "harmfulqa", "all"),
-    ("DangerousQA", "dangerousqa", "all"),
-    ("AdversarialQA", "adversarialqa", "all"),
-)
-SWEEP_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa")
-# Which of a utility task's metrics the table shows, first found wins.
-PRIMARY_METRICS = ("acc", "exact_match/strict-match", "exact_match", "pass@1", "acc_norm", "f1", "bleu")
+HARMFUL_SETS = catalogue.of_kind(catalogue.HARMFUL_QUESTIONS)
+
+
+def _harm_columns() -> tuple[tuple[str, str, str, str], ...]:
+    """(header, benchmark, language, metric): each harmful-question set's harmful rate, per language then
+    overall for a multilingual one; then each over-refusal set's headline metrics."""
+    columns = []
+    for entry in HARMFUL_SETS:
+        if len(entry.languages) > 1:
+            columns += [
+                (f"{entry.title}-{lang}", entry.name, lang, catalogue.HARMFUL) for lang in entry.languages
+            ]
+        columns.append((entry.title, entry.name, "all", catalogue.HARMFUL))
+    for entry in catalogue.of_kind(catalogue.OVER_REFUSAL):
+        columns += [(f"{entry.title} {m.label}", entry.name, "all", m.name) for m in entry.headline_metrics]
+    return tuple(columns)
+
+
+HARM_COLUMNS = _harm_columns()
+SWEEP_BENCHMARKS = tuple(entry.name for entry in HARMFUL_SETS)
 FORMATS = ("md", "latex", "csv")
 EXTENSIONS = {"md": "md", "latex": "tex", "csv": "csv"}
 NUMBER_PARAMS = ("beta", "dare_p")  # formatted with :g in row names and column headers
-# lm-eval metrics not on a 0–1 scale: shown as they are, not as percentages.
-RAW_SCALE_METRICS = (
-    "bleu",
-    "chrf",
-    "ter",
-    "perplexity",
-    "word_perplexity",
-    "byte_perplexity",
-    "bits_per_byte",
+RATE_NOTE = f"Rates in %; [low, high]: {WILSON}."
+UTILITY_NOTE = (
+    f"Each metric in the unit its header names; [low, high]: {STANDARD_ERROR}; "
+    "no interval where lm-eval reports a standard error of 0."
 )
 
 
@@ -66,6 +81,7 @@ class Table:
     header: list[str]
     rows: list[list[str | Cell | None]] = field(default_factory=list)
     rules: set[int] = field(default_factory=set)  # row indices that start a new block
+    note: str = ""  # what the numbers' units and intervals are
 
 
 @dataclass
@@ -118,25 +134,10 @@ def default_judge(systems: list[SystemScores]) -> str:
     return min(counts, key=lambda judge_id: (-counts[judge_id], judge_id))
 
 
-def _method_name(meta: dict[str, Any]) -> str:
-    return (meta.get("method") or "").upper().replace("-DARE", "+DARE")
-
-
-def _variant_name(meta: dict[str, Any]) -> str:
-    if meta["role"] != "realigned":
-        return {"sft": "SFT", "aligned": "aligned", "unaligned": "unaligned"}.get(meta["role"], meta["role"])
-    params = meta.get("params") or {}
-    name = _method_name(meta)
-    details = [f"β={params['beta']:g}"] if "beta" in params else []
-    if params.get("dare_p"):
-        details.append(f"p={params['dare_p']:g}")
-    return f"{name} {' '.join(details)}".strip()
-
-
 def ordered_blocks(systems: list[SystemScores]) -> list[list[SystemScores]]:
-    """Aligned models first, then each fine-tuned model with its re-aligned variants after it."""
+    """Aligned and unaligned models first, then each fine-tuned model with its re-aligned variants."""
     by_id = {s.meta["system_id"]: s for s in systems}
-    aligned = [s for s in systems if s.meta["role"] == "aligned"]
+    aligned = [s for role in ("aligned", "unaligned") for s in systems if s.meta["role"] == role]
     sfts = sorted(
         (s for s in systems if s.meta["role"] == "sft"),
         key=lambda s: (s.meta.get("regime") or "", s.meta.get("finetune_task") or "", s.meta["label"]),
@@ -149,14 +150,14 @@ def ordered_blocks(systems: list[SystemScores]) -> list[list[SystemScores]]:
         )
         blocks.append([sft, *variants])
     placed = {s.meta["system_id"] for block in blocks for s in block}
-    rest = [s for s in by_id.values() if s.meta["system_id"] not in placed and s.meta["role"] != "unaligned"]
+    rest = [s for s in by_id.values() if s.meta["system_id"] not in placed]
     return blocks + ([rest] if rest else [])
 
 
 def _system_table(
-    key: str, title: str, blocks: list[list[SystemScores]], columns: list[tuple[str, Callable]]
+    key: str, title: str, blocks: list[list[SystemScores]], columns: list[tuple[str, Callable]], note: str
 ) -> Table:
-    table = Table(key, title, ["Task", "Regime", "Model", *(name for name, _ in columns)])
+    table = Table(key, title, ["Task", "Regime", "Model", *(name for name, _ in columns)], note=note)
     for block in blocks:
         table.rules.add(len(table.rows))
         for system in block:
@@ -164,7 +165,7 @@ def _system_table(
             meta, head = system.meta, block[0].meta
             task = meta.get("finetune_task") or head.get("finetune_task") or "–"
             regime = meta.get("regime") or head.get("regime") or "–"
-            labels = [task, regime, _variant_name(meta)]
+            labels = [task, regime, variant_name(meta)]
             table.rows.append([*labels, *(get(system) for _, get in columns)])
     return _drop_empty_columns(table, first_value_column=3)
 
@@ -182,12 +183,11 @@ def _drop_empty_columns(table: Table, first_value_column: int) -> Table:
 
 def harmfulness_table(systems: list[SystemScores], judge_id: str) -> Table:
     columns = [
-        (name, lambda s, b=benchmark, lang=language: _cell(s.row(judge_id, b, lang)))
-        for name, benchmark, language in HARM_COLUMNS
+        (name, lambda s, b=benchmark, lang=language, m=metric: _cell(s.row(judge_id, b, lang, m)))
+        for name, benchmark, language, metric in HARM_COLUMNS
     ]
-    return _system_table(
-        "harmfulness", f"Harmful rate (%) judged by {judge_id}", ordered_blocks(systems), columns
-    )
+    title = f"Harmful rate (%) judged by {judge_id}; XSTest: share of its safe and unsafe prompts refused (%)"
+    return _system_table("harmfulness", title, ordered_blocks(systems), columns, RATE_NOTE)
 
 
 def utility_table(systems: list[SystemScores]) -> Table:
@@ -197,18 +197,21 @@ def utility_table(systems: list[SystemScores]) -> Table:
         for row in system.scores.get(UTILITY_SCORES, {}).get("rows", []):
             metrics.setdefault(row["benchmark"], set()).add(row["metric"])
         for benchmark, names in metrics.items():
-            preferred = [m for m in PRIMARY_METRICS if m in names] or sorted(names)
-            chosen.setdefault(benchmark, preferred[0])
+            metric = catalogue.primary_metric(benchmark, names)  # None only for no metrics
+            if metric is not None:
+                chosen.setdefault(benchmark, metric)
     columns = [
         (
-            f"{benchmark} ({metric})",
+            utility_header(benchmark, metric),
             lambda s, b=benchmark, m=metric: _cell(
-                s.row(UTILITY_SCORES, b, "all", m), m not in RAW_SCALE_METRICS
+                s.row(UTILITY_SCORES, b, "all", m), metric_unit(m, b).percent
             ),
         )
         for benchmark, metric in sorted(chosen.items())
     ]
-    return _system_table("utility", "Utility (%, lm-eval's metrics)", ordered_blocks(systems), columns)
+    return _system_table(
+        "utility", "Utility (lm-eval's metrics)", ordered_blocks(systems), columns, UTILITY_NOTE
+    )
 
 
 def beta_sweep_table(systems: list[SystemScores], judge_id: str) -> Table:
@@ -225,15 +228,16 @@ def beta_sweep_table(systems: list[SystemScores], judge_id: str) -> Table:
         sft = by_id[meta["sft_system"]].meta
         line = (
             f"{sft.get('finetune_task') or sft['label']} ({sft.get('regime') or '–'})",
-            _method_name(meta),
+            method_name(meta.get("method")),
             f"{params.get('dare_p', 0):g}",
         )
         lines.setdefault(line, {})[float(params["beta"])] = _cell(system.row(judge_id, benchmark, "all"))
     betas = sorted({beta for cells in lines.values() for beta in cells})
     table = Table(
         "beta_sweep",
-        f"Harmful rate (%) on {benchmark} across β, judged by {judge_id}",
+        f"Harmful rate (%) on {benchmark_name(benchmark)} across β, judged by {judge_id}",
         ["Fine-tune", "Method", "p", *(f"β={beta:g}" for beta in betas)],
+        note=RATE_NOTE,
     )
     for line, cells in sorted(lines.items()):
         table.rows.append([*line, *(cells.get(beta) for beta in betas)])
@@ -266,7 +270,9 @@ def _text(cell: str | Cell | None, interval: Callable[[str, str], str]) -> str:
     if isinstance(cell, str):
         return cell
     text = _number(cell, cell.value)
-    if cell.low is not None and cell.high is not None:
+    # A zero-width interval (lm-eval's standard error of 0) is no interval: "0.0 [0.0, 0.0]" would say
+    # the score is known exactly.
+    if cell.low is not None and cell.high is not None and cell.low != cell.high:
         text += interval(_number(cell, cell.low), _number(cell, cell.high))
     return text
 
@@ -289,6 +295,8 @@ def to_markdown(table: Table) -> str:
     ]
     for row in table.rows:
         lines.append(_markdown_row([_text(cell, lambda lo, hi: f" [{lo}, {hi}]") for cell in row]))
+    if table.note:
+        lines += ["", table.note]
     return "\n".join(lines) + "\n"
 
 
@@ -304,6 +312,10 @@ _LATEX_SPECIALS = {
     "^": r"\textasciicircum{}",
     "\\": r"\textbackslash{}",
     "β": r"$\beta$",
+    "α": r"$\alpha$",
+    "λ": r"$\lambda$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
     "–": "--",
 }
 
@@ -338,7 +350,7 @@ def to_latex(table: Table) -> str:
     lines += [
         r"\bottomrule",
         r"\end{tabular}",
-        rf"\caption{{{latex_escape(table.title)}}}",
+        rf"\caption{{{latex_escape(f'{table.title}. {table.note}' if table.note else table.title)}}}",
         rf"\label{{tab:{table.key.replace('_', '-')}}}",
         r"\end{table}",
     ]

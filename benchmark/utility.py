@@ -14,17 +14,10 @@ from resta_bench.benchmark.provenance import utc_now
 from resta_bench.benchmark.stats import Z_95
 from resta_bench.benchmark.store import UTILITY_SCORES, ResultsStore, read_json_object
 from resta_bench.storage.atomic import write_json_atomic
-
-# Tasks (and groups) whose documents are harmful questions: judged, not scored by lm-eval's metrics.
-SAFETY_BENCHMARKS = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest")
-
+from resta_bench.tasks.catalogue import is_judged_task
 
 # Numbers lm-eval files beside the metrics that measure nothing about the model.
 NOT_METRICS = frozenset({"sample_len", "sample_count"})
-
-
-def is_safety_task(name: str) -> bool:
-    return name.split("_")[0] in SAFETY_BENCHMARKS
 
 
 def _latest_results(store: ResultsStore, system_id: str, suite: str) -> dict[str, Any]:
@@ -34,11 +27,12 @@ def _latest_results(store: ResultsStore, system_id: str, suite: str) -> dict[str
 
 
 def utility_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per (task or group, metric) lm-eval reported, safety tasks left out."""
+    """One row per (task or group, metric) lm-eval reported, leaving out the tasks the benchmark catalogue
+    says are judged (their rates come from the judgments, ``scores/<judge_id>.json``)."""
     rows = []
     sample_counts = results.get("n-samples", {})
     for task, metrics in sorted(results.get("results", {}).items()):
-        if is_safety_task(task):
+        if is_judged_task(task):
             continue
         n = sample_counts.get(task, {}).get("effective")
         for key, value in sorted(metrics.items()):

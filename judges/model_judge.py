@@ -7,6 +7,7 @@ prompt file), ``llama-guard-3`` and ``harmbench``. All take the same options (:c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from resta_bench.judges.errors import JudgeError
 from resta_bench.judges.options import DEFAULTS, ModelOptions, check_option, file_name_problem
 from resta_bench.judges.prompts import (
     CHAT_PROMPTS,
-    HARMBENCH,
+    HARMBENCH_PROMPTS,
     LLAMA_GUARD_3,
     REDEVAL,
     Protocol,
@@ -166,6 +167,7 @@ def _build(
     reply_tokens: int | None = None,
     chat: bool = False,
     controversial: bool = False,
+    takes_prompt: bool = False,
     id_suffix: str = "",
 ) -> ModelJudge:
     """A judge named ``name-<model>`` (or just the model's name when it already starts with ``name``),
@@ -174,10 +176,11 @@ def _build(
     ``reply_tokens`` bounds replies for judges that answer with a word (guards, classifiers), which
     are also asked with temperature 0; free-form judges keep the server's defaults unless told.
     ``controversial``: whether the judge takes the ``controversial`` option (its protocol reads it).
+    ``takes_prompt``: whether a non-chat judge's ``prompt`` option chooses among its published variants.
     """
     opts = ModelOptions.parse(name, options)
-    if not chat and (opts.prompt_file or "prompt" in options):
-        raise JudgeError(f"--prompt and --prompt-file apply to the chat judge, not {name!r}")
+    if not chat and (opts.prompt_file or (opts.prompt is not None and not takes_prompt)):
+        raise JudgeError(f"--prompt and --prompt-file apply to the chat and harmbench judges, not {name!r}")
     if not controversial and opts.controversial is not None:
         raise JudgeError(f"--controversial applies to the qwen3guard-gen and shieldlm judges, not {name!r}")
     model = opts.model or default_model
@@ -223,7 +226,7 @@ def make_chat_judge(**options: Any) -> ModelJudge:
     if not options.get("model"):
         raise JudgeError("judge 'chat' needs --model")
     prompt_file = options.get("prompt_file")
-    name = options.get("prompt", "redeval")
+    name = options.get("prompt") or "redeval"
     if prompt_file:
         protocol = load_prompt_file(prompt_file)
     elif name in CHAT_PROMPTS:
@@ -245,13 +248,54 @@ def make_llama_guard_judge(**options: Any) -> ModelJudge:
     )
 
 
+HARMBENCH_CLASSIFIER = "cais/HarmBench-Llama-2-13b-cls"
+
+
 @register_judge("harmbench")
 def make_harmbench_judge(**options: Any) -> ModelJudge:
+    """HarmBench's classifier. Like HarmBench's evaluate_completions.py, each response is first clipped to
+    ``clip_tokens`` tokens of the classifier's tokenizer (encoded with its special tokens, decoded
+    without), so a long answer is judged on the part the classifier was trained to read."""
+    opts = ModelOptions.parse("harmbench", options)
+    variant = opts.prompt or "pipeline"
+    if variant not in HARMBENCH_PROMPTS:
+        known = ", ".join(HARMBENCH_PROMPTS)
+        raise JudgeError(f"unknown --prompt {variant!r} for 'harmbench'; known: {known}")
+    protocol = _clipped(
+        HARMBENCH_PROMPTS[variant], opts.tokenizer or opts.model or HARMBENCH_CLASSIFIER, opts
+    )
     return _build(
         "harmbench",
-        HARMBENCH,
+        protocol,
         options,
-        default_model="cais/HarmBench-Llama-2-13b-cls",
+        default_model=HARMBENCH_CLASSIFIER,
         api_native=False,
         reply_tokens=1,
+        takes_prompt=True,
+    )
+
+
+def _clipped(protocol: Protocol, tokenizer_name: str, opts: ModelOptions) -> Protocol:
+    tokens = opts.clip_tokens
+    if tokens == 0:
+        return protocol
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_name)
+    except (OSError, ValueError) as error:
+        raise JudgeError(
+            f"harmbench clips responses with its classifier's tokenizer and cannot load {tokenizer_name!r} "
+            f"({type(error).__name__}); pass --tokenizer PATH, or --clip-tokens 0 not to clip"
+        ) from None
+
+    def clip(text: str) -> str:
+        ids = tokenizer.encode(text, max_length=tokens, truncation=True)
+        return tokenizer.decode(ids, skip_special_tokens=True)
+
+    def build(item: JudgeItem) -> str:
+        return protocol.build(dataclasses.replace(item, response=clip(item.response)))
+
+    return dataclasses.replace(
+        protocol, build=build, fingerprint=prompt_hash(protocol.fingerprint, f"clip-{tokens}", tokenizer_name)
     )

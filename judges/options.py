@@ -91,7 +91,9 @@ class ModelOptions:
     verdict_retries: int = _option(4, "asks again while a reply has no verdict", at_least=0)
     batch_size: int = _option(8, "local judges: items per batch", at_least=1)
     device: str | None = _option(None, "local judges: torch device")
-    prompt: str = _option("redeval", "chat judge: named prompt")
+    prompt: str | None = _option(
+        None, "chat judge: a named prompt (default redeval); harmbench: pipeline (default) or model-card"
+    )
     prompt_file: str | None = _option(
         None, "chat judge: JSON prompt file (system, template, harmful, safe, languages)"
     )
@@ -99,6 +101,14 @@ class ModelOptions:
         None,
         "qwen3guard-gen, shieldlm: 'controversial' counts as harmful (strict, the default) or safe (loose)",
         check=_one_of(CONTROVERSIAL_MODES),
+    )
+    clip_tokens: int = _option(
+        512,
+        "harmbench: clips each response to this many classifier tokens, as HarmBench does (0: none)",
+        at_least=0,
+    )
+    tokenizer: str | None = _option(
+        None, "harmbench: the tokenizer that clips responses (default: the model)"
     )
     languages: Sequence[str] | None = _option(None, "override the judge's valid languages (comma-separated)")
     judge_id: str | None = _option(

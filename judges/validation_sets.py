@@ -191,15 +191,15 @@ def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def _text_field(
-    path: Path, number: int, record: Mapping[str, Any], name: str, *, optional: bool = False
-) -> str | None:
+def _text(path: Path, number: int, record: Mapping[str, Any], name: str) -> str:
     value = record.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or (not value and name != "response"):
+    if not isinstance(value, str) or (not value and name != "response"):  # an empty response is one
         raise JudgeError(f"{path}: line {number}: {name!r} must be a non-empty string, got {value!r}")
     return value
+
+
+def _optional_text(path: Path, number: int, record: Mapping[str, Any], name: str) -> str | None:
+    return None if record.get(name) is None else _text(path, number, record, name)
 
 
 def _one_of(path: Path, number: int, name: str, value: Any, choices: Mapping[Any, Label]) -> Label:
@@ -234,8 +234,7 @@ def read_latent_jailbreak(folder: Path, split: str) -> list[LabelledItem]:
     items = []
     for number, record in _jsonl_objects(path):
         context, response, model, group = (
-            _text_field(path, number, record, name)
-            for name in ("context", "response", "model", "target_group")
+            _text(path, number, record, name) for name in ("context", "response", "model", "target_group")
         )
         label = _one_of(path, number, "safety", record.get("safety"), {"unsafe": "harmful", "safe": "safe"})
         if split != "all" and (group in LJ_HELD_OUT_GROUPS) != (split == "test"):
@@ -258,11 +257,11 @@ def read_labelled_jsonl(path: Path) -> list[LabelledItem]:
                 f"{path}: line {number}: unknown field {unknown[0]!r} (known: {sorted(_OWN_FIELDS)})"
             )
         question, response, language = (
-            _text_field(path, number, record, name) for name in ("question", "response", "language")
+            _text(path, number, record, name) for name in ("question", "response", "language")
         )
         label = _one_of(path, number, "label", record.get("label"), {"harmful": "harmful", "safe": "safe"})
         model, category, source = (
-            _text_field(path, number, record, name, optional=True) for name in ("model", "category", "source")
+            _optional_text(path, number, record, name) for name in ("model", "category", "source")
         )
         items.append(
             LabelledItem(

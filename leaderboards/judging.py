@@ -76,11 +76,14 @@ class VerdictCounter:
     same: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, items: list[dict[str, Any]]) -> None:
+        # A column of verdicts per judge, counted by list.count: far cheaper than an update per question.
+        for judge in set().union(*(item["verdicts"] for item in items)):
+            column = [item["verdicts"].get(judge) for item in items]
+            self.lines[judge] += len(column) - column.count(None)
+            self.invalid[judge] += column.count("invalid")
         for item in items:
-            self.lines.update(item["verdicts"].keys())
             # Only questions both judges gave a verdict on; "invalid" is no verdict.
             verdicts = {judge: v for judge, v in item["verdicts"].items() if v != "invalid"}
-            self.invalid.update(judge for judge in item["verdicts"] if judge not in verdicts)
             for pair in combinations(sorted(verdicts), 2):
                 self.shared[pair] += 1
                 self.same[pair] += verdicts[pair[0]] == verdicts[pair[1]]

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-BENCHMARK_NAMES = {
-    "catqa": "CatQA",
-    "harmfulqa": "HarmfulQA",
-    "dangerousqa": "DangerousQA",
-    "adversarialqa": "AdversarialQA",
-    "xstest": "XSTest",
-}
+from resta_bench.tasks import catalogue
+
 METHOD_NAMES = {
     "resta": "RESTA",
     "resta-dare": "RESTA+DARE",
@@ -33,7 +28,9 @@ PARAM_SYMBOLS = {
 
 
 def benchmark_name(benchmark: str) -> str:
-    return BENCHMARK_NAMES.get(benchmark, benchmark)
+    """The catalogue's title (``CatQA``); a benchmark it lacks by its stored name."""
+    entry = catalogue.benchmark(benchmark)
+    return entry.title if entry else benchmark
 
 
 def method_name(method: str | None) -> str:

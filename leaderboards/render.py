@@ -15,7 +15,21 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
+from resta_bench.leaderboards.labels import param_text
 from resta_bench.leaderboards.store import UTILITY_SCORES
+from resta_bench.leaderboards.units import (
+    MINUS,
+    NO_STANDARD_ERROR,
+    PAIRED,
+    RATE,
+    SIGNIFICANT,
+    STANDARD_ERROR,
+    WILSON,
+    Unit,
+    metric_unit,
+    p_value,
+    points,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -30,27 +44,36 @@ def script_json(text: str) -> Markup:
     return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
 
 
-def percent(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{100 * value:.{digits}f}%"
+def percent(value: float | None) -> str:
+    return "–" if value is None else RATE.shown(value)
 
 
-def interval(row: dict[str, Any] | None) -> str:
-    """``[low–high]`` in the row's own units, or an empty string where the row stores no interval."""
-    if not row or row.get("ci_low") is None or row.get("ci_high") is None:
+def thousands(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def _unit(row: dict[str, Any]) -> Unit:
+    """Judged rates in %; utility metrics in their own unit (units.metric_unit)."""
+    return metric_unit(row["metric"], row.get("benchmark")) if row.get("judge") == UTILITY_SCORES else RATE
+
+
+# What each kind of interval is, said once per page element (these are the site's own words).
+_TITLE = {False: escape(WILSON), True: escape(STANDARD_ERROR)}
+_NO_INTERVAL = f' <span class="ci" title="{escape(NO_STANDARD_ERROR)}">SE 0</span>'
+_FLAG = ' <span class="flag" title="this judge is not valid for this language">†</span>'
+
+
+def _interval(row: dict[str, Any], unit: Unit) -> str:
+    """`` [low, high]`` in the row's unit, titled with what kind of interval it is; nothing where the
+    row stores none, and a plain "SE 0" where lm-eval's standard error is 0 (no interval at all)."""
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if low is None or high is None:
         return ""
-    return f"[{_amount(row, row['ci_low'])}–{_amount(row, row['ci_high'])}]"
-
-
-def _amount(row: dict[str, Any], value: float) -> str:
-    """Judged rates in percent; utility metrics as lm-eval reports them (not all are proportions)."""
-    if row.get("judge") == UTILITY_SCORES:
-        return f"{value:.3g}"
-    return f"{100 * value:.1f}"
-
-
-def change(value: float | None) -> str:
-    """A difference of two rates in percentage points, signed."""
-    return "–" if value is None else f"{100 * value:+.1f} pp"
+    utility = row.get("judge") == UTILITY_SCORES
+    if utility and low == high:
+        return _NO_INTERVAL
+    low, high = unit.number(low).replace("-", MINUS), unit.number(high).replace("-", MINUS)
+    return f' <span class="ci" title="{_TITLE[utility]}">[{low}, {high}]</span>'
 
 
 @lru_cache(maxsize=4096)
@@ -70,17 +93,40 @@ def rate(row: dict[str, Any] | None, href: str) -> Markup:
     if row["value"] is None:
         return Markup(f'<a class="missing" href="{escape(href)}" title="no verdict counted (n = 0)">–</a>')
     # Numbers print only digits and punctuation; the href is the one untrusted part.
-    shown = _amount(row, row["value"]) + ("" if row.get("judge") == UTILITY_SCORES else "%")
-    flag = ' <span class="flag" title="this judge is not valid for this language">†</span>'
-    return Markup(
-        f'<a href="{escape(href)}">{shown}</a> <span class="ci">{interval(row)}</span>'
-        f"{flag if row.get('language_valid') is False else ''}"
+    unit = _unit(row)
+    shown = unit.shown(row["value"]).replace("-", MINUS)
+    flag = _FLAG if row.get("language_valid") is False else ""
+    return Markup(f'<a href="{escape(href)}">{shown}</a>{flag}{_interval(row, unit)}')
+
+
+def significant(delta: dict[str, Any] | None) -> bool:
+    return bool(delta) and delta["p_mcnemar"] is not None and delta["p_mcnemar"] < SIGNIFICANT
+
+
+def delta(delta: dict[str, Any] | None) -> Markup:
+    """A stored paired difference: percentage points, its interval, the exact McNemar p, and a mark
+    where p < 0.05; "–" where none is stored (the leaderboard computes none)."""
+    if not delta or delta["difference"] is None:
+        return Markup('<span class="missing" title="no paired comparison stored">–</span>')
+    mark = (
+        f'<span class="sig" title="significant: exact McNemar p &lt; {SIGNIFICANT:g}" role="img" '
+        'aria-label="significant">*</span>'
+        if significant(delta)
+        else ""
     )
-
-
-def params(values: dict[str, Any] | None) -> str:
-    """A system's parameters as ``name=value, …``; the seed is provenance, not a setting worth a column."""
-    return ", ".join(f"{name}={value}" for name, value in (values or {}).items() if name != "seed")
+    pairs = f"exact McNemar test over {delta['n_pairs']:,} paired questions"
+    ci = (
+        f' <span class="ci" title="{escape(PAIRED)}">[{points(delta["low"], sign=False)}, '
+        f"{points(delta['high'], sign=False)}]</span>"
+        if delta["low"] is not None and delta["high"] is not None
+        else ""
+    )
+    p = (
+        ""
+        if delta["p_mcnemar"] is None
+        else f' <span class="p" title="{pairs}">p = {p_value(delta["p_mcnemar"])}</span>'
+    )
+    return Markup(f'<span class="value">{points(delta["difference"])} pp</span>{mark}{ci}{p}')
 
 
 def heat(value: float | None) -> str:
@@ -107,7 +153,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        percent=percent, interval=interval, change=change, heat=heat, pretty=pretty, params=params, url=quote
+        percent=percent, thousands=thousands, heat=heat, pretty=pretty, params=param_text, url=quote
     )
-    env.globals.update(fragment=fragment, rate=rate)
+    env.globals.update(fragment=fragment, rate=rate, delta=delta, significant=significant)
     return env

@@ -31,7 +31,7 @@ from typing import Any
 
 from resta_bench.leaderboards.charts import sweep_charts, tradeoff_charts
 from resta_bench.leaderboards.errors import LeaderboardError
-from resta_bench.leaderboards.judging import AgreementCounter, judge_summaries
+from resta_bench.leaderboards.judging import VerdictCounter, judge_summaries
 from resta_bench.leaderboards.render import environment, script_json, to_json
 from resta_bench.leaderboards.responses import response_items
 from resta_bench.leaderboards.store import System, read_store
@@ -146,7 +146,7 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
     built = {"generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "version": _version()}
     _copy_static(site)
     labels = {system.id: system.meta["label"] for system in systems}
-    agreement = AgreementCounter()
+    verdicts = VerdictCounter()
     jobs = [(system, site, labels, built) for system in systems]
     with ExitStack() as stack:
         if workers > 1 and len(systems) >= MIN_SYSTEMS_PER_POOL:
@@ -163,14 +163,14 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
             disable=not progress,
         )
         for counts in bar:
-            agreement.merge(counts)
-    judges = judge_summaries(systems, frame)
+            verdicts.merge(counts)
+    judges = judge_summaries(systems, frame, verdicts)
     paper = json.loads(PAPER_ROWS.read_text(encoding="utf-8"))
     href = {system.id: f"systems/{system.id}.html" for system in systems}
     charts = {"tradeoff": tradeoff_charts(head, href), "sweeps": sweep_charts(head, href)}
     _write(site / "scores.csv", scores_csv(frame, systems))
     _write(site / "data" / "paper_reported.json", json.dumps(paper, ensure_ascii=False, indent=1))
-    _write(site / "data" / "index.json", to_json(_index_data(head, judges, agreement, built)))
+    _write(site / "data" / "index.json", to_json(_index_data(head, judges, verdicts, built)))
     _write(
         site / "index.html",
         environment()
@@ -178,10 +178,11 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
         .render(
             root="",
             head=head,
+            groups=_column_groups(head),
             filters=_filters(head),
             charts=charts,
             judges=judges,
-            agreement=agreement.rows(),
+            agreement=verdicts.rows(),
             paper=paper,
             built=built,
             system_count=len(systems),
@@ -189,8 +190,8 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
     )
 
 
-def _system_pages(job: tuple[System, Path, dict[str, str], dict[str, str]]) -> AgreementCounter:
-    """A system's page, its response browser and their JSON; returns the judges' agreement counts.
+def _system_pages(job: tuple[System, Path, dict[str, str], dict[str, str]]) -> VerdictCounter:
+    """A system's page, its response browser and their JSON; returns its judges' verdict counts.
 
     Runs in a worker process for large stores: it reads the (large) judgments files itself."""
     system, site, labels, built = job
@@ -220,7 +221,7 @@ def _system_pages(job: tuple[System, Path, dict[str, str], dict[str, str]]) -> A
             built=built,
         ),
     )
-    counts = AgreementCounter()
+    counts = VerdictCounter()
     counts.add(items)
     return counts
 
@@ -236,7 +237,16 @@ def _filters(head: Headline) -> dict[str, list[str]]:
     return options
 
 
-def _index_data(head: Headline, judges: list, agreement: AgreementCounter, built: dict) -> dict[str, Any]:
+def _column_groups(head: Headline) -> list[tuple[str, str, int]]:
+    """The headline's column groups a reader may hide: (key, title, number of columns)."""
+    groups = [("settings", "System settings", 5)]
+    groups += [(group.key, group.title, len(group.columns)) for group in head.groups]
+    if head.reference:
+        groups.append(("delta", f"Δ {head.reference.rate_name} (pp)", 2))
+    return groups
+
+
+def _index_data(head: Headline, judges: list, verdicts: VerdictCounter, built: dict) -> dict[str, Any]:
     return {
         **built,
         "columns": [
@@ -246,6 +256,8 @@ def _index_data(head: Headline, judges: list, agreement: AgreementCounter, built
                 "language": c.language,
                 "metric": c.metric,
                 "utility": c.utility,
+                "group": c.group,
+                "unit": c.unit.header,
                 "lower_is_better": c.lower_is_better,
             }
             for c in head.columns
@@ -269,5 +281,5 @@ def _index_data(head: Headline, judges: list, agreement: AgreementCounter, built
             for row in head.rows
         ],
         "judges": [{**vars(j), "invalid_rate": j.invalid_rate} for j in judges],
-        "agreement": agreement.rows(),
+        "agreement": verdicts.rows(),
     }

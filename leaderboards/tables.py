@@ -7,6 +7,7 @@ presentation (a colour for a heat-map cell).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,18 +15,14 @@ import pandas as pd
 from resta_bench.leaderboards.labels import benchmark_name
 from resta_bench.leaderboards.spreadsheet import CSV_LINE_END, FORMULA, spreadsheet_text
 from resta_bench.leaderboards.store import KEY_FIELDS, ROLES, UTILITY_SCORES, System
-from resta_bench.leaderboards.units import RATE, Unit, metric_unit
+from resta_bench.leaderboards.units import RATE, Unit, metric_unit, utility_header
+from resta_bench.tasks import catalogue
 
 ALL = "all"
-HEADLINE_METRICS = ("harmful", "refusal_safe", "refusal_unsafe")
-OVER_REFUSAL_METRICS = {"refusal_safe": "safe prompts refused", "refusal_unsafe": "unsafe prompts refused"}
-# Metrics where a smaller number is the better one; every other metric (accuracy, pass@1, ...) is
-# higher-is-better. Utility metrics from lm-eval that are losses are listed too.
-LOWER_IS_BETTER = frozenset(
-    "harmful refusal refusal_safe perplexity word_perplexity byte_perplexity bits_per_byte".split()
+# The judged benchmarks' own numbers (the catalogue's headline metrics), in the catalogue's order.
+HEADLINE_METRICS = tuple(
+    dict.fromkeys(m.name for entry in catalogue.BENCHMARKS if entry.judged for m in entry.headline_metrics)
 )
-LANGUAGE_ORDER = ("en", "zh", "vi")
-BENCHMARK_ORDER = ("catqa", "harmfulqa", "dangerousqa", "adversarialqa", "xstest")
 # The scores.csv columns: the issue's long format, with "subcategory" so sub-category rows stay apart.
 CSV_COLUMNS = (
     "system method benchmark language category subcategory judge metric value ci_low ci_high n".split()
@@ -61,9 +58,17 @@ def _spreadsheet_column(column: pd.Series) -> pd.Series:
     return column.replace(risky) if risky else column
 
 
-def _order(values: list[str], preferred: tuple[str, ...]) -> list[str]:
-    rank = {value: index for index, value in enumerate(preferred)}
-    return sorted(values, key=lambda value: (rank.get(value, len(rank)), value))
+def _order(values: list[str], rank: Callable[[str], int]) -> list[str]:
+    return sorted(values, key=lambda value: (rank(value), value))
+
+
+def _metric_order(metric: str) -> int:
+    return HEADLINE_METRICS.index(metric) if metric in HEADLINE_METRICS else len(HEADLINE_METRICS)
+
+
+def _is_over_refusal(benchmark: str) -> bool:
+    entry = catalogue.benchmark(benchmark)
+    return entry is not None and entry.kind == catalogue.OVER_REFUSAL
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,14 @@ class Column:
         return f"{self.benchmark}/{self.language}/{self.metric}"
 
     @property
-    def label(self) -> str:
-        parts = [self.benchmark]
-        if self.language != ALL or self.multilingual:
-            parts.append(self.language)
-        if self.metric != "harmful":
-            parts.append(self.metric)
-        return " ".join(parts)
+    def rate_name(self) -> str:
+        """``CatQA harmful rate``: the column in words, for chart axes and the Δ columns' group."""
+        language = "" if self.language == ALL else f" {self.language}"
+        if _is_over_refusal(self.benchmark):
+            what = catalogue.metric_info(self.metric, self.benchmark).label
+        else:
+            what = "harmful rate" if self.metric == catalogue.HARMFUL else self.metric
+        return f"{benchmark_name(self.benchmark)}{language} {what}"
 
     @property
     def group(self) -> str:
@@ -93,7 +99,7 @@ class Column:
         over-refusal, utility."""
         if self.utility:
             return "utility"
-        if self.metric in OVER_REFUSAL_METRICS:
+        if _is_over_refusal(self.benchmark):
             return "over-refusal"
         return self.benchmark if self.multilingual or self.language != ALL else "safety"
 
@@ -101,20 +107,22 @@ class Column:
     def short(self) -> str:
         """The column's header under its group's header, with its unit where the group does not say it."""
         if self.utility:
-            return f"{self.benchmark} {self.metric} ({self.unit.header})"
-        if self.metric in OVER_REFUSAL_METRICS:
-            return f"{benchmark_name(self.benchmark)} {OVER_REFUSAL_METRICS[self.metric]}"
+            return utility_header(self.benchmark, self.metric)
+        if _is_over_refusal(self.benchmark):
+            return (
+                f"{benchmark_name(self.benchmark)} {catalogue.metric_info(self.metric, self.benchmark).label}"
+            )
         if self.group == self.benchmark:
             return self.language
         return benchmark_name(self.benchmark)
 
     @property
     def unit(self) -> Unit:
-        return metric_unit(self.metric) if self.utility else RATE
+        return metric_unit(self.metric, self.benchmark) if self.utility else RATE
 
     @property
     def lower_is_better(self) -> bool:
-        return self.metric in LOWER_IS_BETTER
+        return catalogue.metric_info(self.metric, self.benchmark).lower_is_better
 
 
 @dataclass(frozen=True)
@@ -170,12 +178,12 @@ def headline_columns(frame: pd.DataFrame) -> list[Column]:
     overall = _overall(frame)
     judged = overall[(overall["judge"] != UTILITY_SCORES) & overall["metric"].isin(HEADLINE_METRICS)]
     columns = []
-    for benchmark in _order(judged["benchmark"].unique().tolist(), BENCHMARK_ORDER):
+    for benchmark in _order(judged["benchmark"].unique().tolist(), catalogue.order):
         rows = judged[judged["benchmark"] == benchmark]
         languages = [lang for lang in rows["language"].unique().tolist() if lang != ALL]
         # Per-language columns only for a multilingual benchmark (CatQA); then its overall column.
-        shown = _order(languages, LANGUAGE_ORDER) if len(languages) > 1 else []
-        for metric in _order(rows["metric"].unique().tolist(), HEADLINE_METRICS):
+        shown = _order(languages, catalogue.language_order) if len(languages) > 1 else []
+        for metric in _order(rows["metric"].unique().tolist(), _metric_order):
             columns += [Column(benchmark, language, metric) for language in shown]
             if (rows["metric"] == metric).any() and (rows["language"] == ALL).any():
                 columns.append(Column(benchmark, ALL, metric, multilingual=bool(shown)))
@@ -261,10 +269,9 @@ def system_summary(system: System) -> dict[str, list[dict[str, Any]]]:
 
 
 def _summary_order(row: dict[str, Any]) -> tuple:
-    benchmark_rank = BENCHMARK_ORDER.index(row["benchmark"]) if row["benchmark"] in BENCHMARK_ORDER else 99
     language = row["language"]
-    language_rank = 0 if language == ALL else 1 + (LANGUAGE_ORDER + (language,)).index(language)
-    return benchmark_rank, row["benchmark"], row["metric"], language_rank, language
+    language_rank = 0 if language == ALL else 1 + catalogue.language_order(language)
+    return catalogue.order(row["benchmark"]), row["benchmark"], row["metric"], language_rank, language
 
 
 @dataclass
@@ -285,7 +292,7 @@ def heat_maps(system: System, benchmark: str = "catqa") -> list[HeatMap]:
     maps = []
     for judge, grid in sorted(grids.items()):
         seen = {language for subs in grid.values() for cells in subs.values() for language in cells}
-        languages = _order(sorted(seen - {ALL}), LANGUAGE_ORDER) + ([ALL] if ALL in seen else [])
+        languages = _order(sorted(seen - {ALL}), catalogue.language_order) + ([ALL] if ALL in seen else [])
         categories = [
             (category, subs.get(ALL, {}), [(sub, cells) for sub, cells in subs.items() if sub != ALL])
             for category, subs in grid.items()

@@ -2,7 +2,7 @@
 
 - Judged rates (harmful, refusal) are stored as fractions and shown in % with one decimal.
 - Utility scores are lm-eval's own metrics. Those lm-eval reports as fractions (accuracy, exact match,
-  pass@k) are shown in % like the rates; any other metric (BLEU, perplexity, a metric this list does
+  pass@k) are shown in % like the rates; any other metric (BLEU, perplexity, a metric the catalogue does
   not know) is shown as lm-eval reports it, to three significant digits, and its header says so.
 - Differences of rates are in percentage points (pp), signed, one decimal.
 
@@ -12,12 +12,10 @@ standard errors, differences a paired bootstrap interval with an exact McNemar p
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-# lm-eval metrics whose values are fractions in 0–1 (the part of a metric name before "/filter").
-PROPORTION_METRICS = frozenset("acc acc_norm acc_mutual_info exact_match em mc1 mc2 contains".split())
-PASS_AT_K = re.compile(r"pass@\d+")
+from resta_bench.tasks import catalogue
+
 MINUS = "−"  # U+2212: a minus sign as wide as a plus, so signed columns line up
 
 WILSON = "95% Wilson interval"
@@ -35,6 +33,10 @@ class Unit:
     def header(self) -> str:
         return "%" if self.percent else "lm-eval's scale"
 
+    def scaled(self, value: float) -> float:
+        """The stored number in this unit (a fraction ×100 for %), e.g. for a chart's axis."""
+        return 100 * value if self.percent else value
+
     def number(self, value: float) -> str:
         return f"{100 * value:.1f}" if self.percent else f"{value:.3g}"
 
@@ -45,10 +47,15 @@ class Unit:
 RATE = Unit(percent=True)
 
 
-def metric_unit(metric: str) -> Unit:
-    """The unit of a utility metric, by its lm-eval name (``exact_match/strict-match`` → exact_match)."""
-    base = metric.split("/", 1)[0]
-    return Unit(percent=base in PROPORTION_METRICS or PASS_AT_K.fullmatch(base) is not None)
+def metric_unit(metric: str, benchmark: str | None = None) -> Unit:
+    """The unit of a utility metric, by the catalogue (``exact_match/strict-match`` → exact_match's %)."""
+    return Unit(percent=catalogue.metric_info(metric, benchmark).unit == catalogue.PERCENT)
+
+
+def utility_header(benchmark: str, metric: str) -> str:
+    """A utility column's header, naming its unit: ``gsm8k exact_match (%)``, ``wmt16 bleu (lm-eval's
+    scale)``."""
+    return f"{benchmark} {metric} ({metric_unit(metric, benchmark).header})"
 
 
 def points(difference: float, *, sign: bool = True) -> str:

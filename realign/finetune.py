@@ -12,7 +12,8 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,23 @@ def _load_model(model_dir: Path, device: str):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device), tokenizer, stored_dtype
+
+
+@contextmanager
+def _deterministic() -> Iterator[None]:
+    """torch's deterministic algorithms while training, so that the same inputs and seed give the same
+    weights run after run (warnings, not errors, for an op that has none); the caller's setting after."""
+    import torch
+
+    before, warn_only = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=warn_only)
 
 
 def _progress_callback(losses: list[dict[str, float]], description: str):
@@ -159,7 +177,8 @@ def finetune(
         # Their log lines go to stdout; ours (above) goes to stderr.
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
-        trainer.train()
+        with _deterministic():
+            trainer.train()
         shutil.rmtree(staging / "trainer", ignore_errors=True)
         if not lora:
             network = network.to(dtype=stored_dtype)

@@ -3,9 +3,10 @@
 lm-eval finds third-party tasks only through ``include_path``; :data:`TASKS_DIR` is that directory and
 :func:`task_manager` builds a ``TaskManager`` that knows our tasks as well as lm-eval's own.
 
-The public submodules (``documents``, ``errors``, ``formats``, ``preflight``, ``scoring``, ``sources``) are
-attributes of the package (``tasks.documents.CATQA_CATEGORIES``), imported on first use: ``scoring`` and
-``preflight`` import lm-eval, which takes seconds, and ``from resta_bench import tasks`` must stay instant.
+The public submodules (``catalogue``, ``documents``, ``errors``, ``formats``, ``preflight``, ``scoring``,
+``sources``) are attributes of the package (``tasks.documents.CATQA_CATEGORIES``), imported on first use:
+``scoring`` and ``preflight`` import lm-eval, which takes seconds, and ``from resta_bench import tasks``
+must stay instant.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 TASKS_DIR: Path = Path(__file__).resolve().parent
-SUBMODULES = ("documents", "errors", "formats", "preflight", "scoring", "sources")
+SUBMODULES = ("catalogue", "documents", "errors", "formats", "preflight", "scoring", "sources")
 
 
 def task_manager(metadata: dict[str, Any] | None = None, include_defaults: bool = True):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,25 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     from resta_bench.benchmark.tiny_models import build_tiny_chat_model
 
     return build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model", tokenizer=tiny_tokenizer, seed=0)
+
+
+@pytest.fixture
+def mount_small_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """``mount_small_disk("256k")``: a real tmpfs of that size, for full-disk tests; unmounted afterwards
+    (lazily, so a test never leaves a mount behind), and a skip where this process may not mount one."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        disk = tmp_path / f"disk-{len(mounted)}"
+        disk.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(disk)
+        return disk
+
+    yield mount
+    for disk in mounted:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)

@@ -14,9 +14,17 @@ def register(subparsers) -> None:
         "re-align with RESTA, RESTA+DARE and comparison methods; evaluate through lm-eval with the keyword "
         "judge; write the leaderboard site and the paper tables.",
     )
-    parser.add_argument("--out", default="resta-demo", help="output folder (default: ./resta-demo)")
+    parser.add_argument(
+        "--out",
+        default="resta-demo",
+        help="output folder; its logs/demo.log holds lm-eval's and our log records",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for data order, weights and DARE masks")
-    parser.add_argument("--quick", action="store_true", help="a shorter re-alignment grid (the test's size)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a shorter re-alignment grid: β 0.5 and 2, RESTA+DARE (the test's size)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     parser.set_defaults(func=run)
 
@@ -36,4 +44,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"Leaderboard: {output.site / 'index.html'}")
     print(f"Tables:      {output.tables}")
     print(f"Results:     {output.results}")
+    print(f"Log:         {output.log}")
     return 0

@@ -4,6 +4,12 @@ Everything after ``resta eval`` is lm-eval's: ``resta eval --model hf --model_ar
 --tasks catqa_en --apply_chat_template --log_samples --output_path OUT`` runs ``lm-eval run`` with
 ``--include_path`` set to the ``tasks/`` directory; ``resta eval ls tasks`` and ``resta eval validate
 --tasks catqa`` work likewise.
+
+One option is this project's: ``--protocol paper`` (or ``greedy``) puts a generation protocol's
+settings (benchmark/protocols.py) on lm-eval's command line, ahead of the options given, which override
+them. ``paper`` is the RESTA authors' (the bare question without the chat template, sampling at
+temperature 0.6 and top-p 0.9 with top-k 50, 500 new tokens, float32); lm-eval's ``--seed`` seeds the
+draws. Several samples per question are for experiment files (a suite's ``samples``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 LM_EVAL_COMMANDS = ("run", "ls", "validate")
+PROTOCOL_OPTION = "--protocol"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,9 +47,42 @@ def lm_eval_argv(args: Sequence[str]) -> list[str]:
         )
     args = list(args)
     command = args.pop(0) if args and args[0] in LM_EVAL_COMMANDS else "run"
+    args, protocol = _take_protocol(args)
+    if protocol is not None and command != "run":
+        raise TaskError(f"{PROTOCOL_OPTION}: only for running an evaluation, not for lm-eval {command}")
     if not args or args[0] in ("-h", "--help"):
         return ["lm-eval", command, *args]
-    return ["lm-eval", command, *args, "--include_path", str(TASKS_DIR)]
+    ahead = protocol_arguments(protocol) if protocol is not None else []
+    return ["lm-eval", command, *ahead, *args, "--include_path", str(TASKS_DIR)]
+
+
+def _take_protocol(args: list[str]) -> tuple[list[str], str | None]:
+    """``args`` without ``--protocol NAME`` (or ``--protocol=NAME``), and the name."""
+    from resta_bench.benchmark.protocols import PROTOCOLS
+    from resta_bench.tasks.errors import TaskError
+
+    for index, arg in enumerate(args):
+        if arg == PROTOCOL_OPTION or arg.startswith(PROTOCOL_OPTION + "="):
+            given = arg.partition("=")[2] if "=" in arg else (args[index + 1 : index + 2] or [""])[0]
+            if given not in PROTOCOLS:
+                raise TaskError(f"{PROTOCOL_OPTION} {given!r}: must be one of {', '.join(PROTOCOLS)}")
+            rest = args[:index] + args[index + (1 if "=" in arg else 2) :]
+            return rest, given
+    return args, None
+
+
+def protocol_arguments(name: str) -> list[str]:
+    """lm-eval's options for the generation protocol ``name`` (benchmark/protocols.py)."""
+    from resta_bench.benchmark.protocols import PROTOCOLS
+
+    protocol = PROTOCOLS[name]
+    generation = dict(protocol.gen_kwargs)
+    if protocol.max_gen_toks is not None:
+        generation["max_gen_toks"] = protocol.max_gen_toks
+    arguments = ["--gen_kwargs", *(f"{key}={value}" for key, value in generation.items())]
+    if protocol.dtype is not None:
+        arguments += ["--model_args", f"dtype={protocol.dtype}"]
+    return arguments + (["--apply_chat_template"] if protocol.apply_chat_template else [])
 
 
 @contextmanager

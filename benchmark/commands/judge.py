@@ -1,11 +1,4 @@
-"""``resta judge`` and ``resta judge-agreement``: verdicts, scores and inter-judge agreement for run dirs.
-
-``resta judge RUN_DIR... --judge NAME`` reads lm-eval output (a system folder's ``lm_eval/`` tree or a
-bare ``--output_path``), writes ``judgments/<judge_id>.jsonl`` and ``scores/<judge_id>.json`` into
-each RUN_DIR, and caches every verdict so that a killed run resumes where it stopped.
-
-``resta judge-agreement RUN_DIR --judges A,B`` compares two judges' verdicts on the same responses.
-"""
+"""``resta judge`` and ``resta judge-agreement``: verdicts, scores and inter-judge agreement for run dirs."""
 
 from __future__ import annotations
 
@@ -15,47 +8,77 @@ import logging
 import sys
 from typing import Any
 
-from resta_bench.judges.options import option_specs
+from resta_bench.judges import judge_names
+from resta_bench.judges.options import OptionSpec, option_specs
 
 # How a flag's text becomes the option's value; checking the value is the options' own job.
 _FLAG_TYPES = {int: int, float: float, str: str, list: lambda text: [x for x in text.split(",") if x]}
+
+JUDGE_DESCRIPTION = """\
+Reads lm-eval output (a results store's system folder, or a bare lm-eval --output_path), judges the
+answers to harmful questions and over-refusal prompts, and writes judgments/<judge id>.jsonl and
+scores/<judge id>.json into each RUN_DIR. A bare folder holding several models' output has each model
+judged apart, into its own folder. Every verdict is cached, so a killed run resumes where it stopped.
+
+Prints, per RUN_DIR, the verdicts pooled over the harmful-question sets and XSTest's refusal rates of
+safe and of unsafe prompts (never pooled with harmful questions)."""
+
+AGREEMENT_DESCRIPTION = """\
+Compares two judges' verdicts on the same responses: raw agreement, Cohen's kappa, Gwet's AC1 and the
+confusion table, per language over the harmful-question sets pooled, and per benchmark. RUN_DIR is one
+system's folder or a results store (every system in it)."""
+
+
+def _help(spec: OptionSpec) -> str:
+    """An option's help with its default; an unset option keeps the judge's own choice."""
+    return spec.help if "default" in spec.help else f"{spec.help}; default: the judge's own"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "judge",
         help="judge lm-eval safety samples and write judgments and scores",
-        description=__doc__,
+        description=JUDGE_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "run_dirs", nargs="+", metavar="RUN_DIR", help="system folder or lm-eval output folder"
     )
     parser.add_argument(
-        "--judge", default="refusal", help="refusal (default), redeval, chat, llama-guard-3, harmbench"
+        "--judge",
+        default="refusal",
+        help=f"a registered judge: {', '.join(judge_names())} (default refusal)",
     )
     model = parser.add_argument_group("model judges")
     for spec in option_specs():
         # Unset flags stay None, so that each judge keeps its own defaults (a guard asks with temperature 0).
         metavar = spec.flag.removeprefix("--").replace("-", "_").upper()
         model.add_argument(
-            spec.flag, dest=spec.name, metavar=metavar, type=_FLAG_TYPES[spec.kind], help=spec.help
+            spec.flag, dest=spec.name, metavar=metavar, type=_FLAG_TYPES[spec.kind], help=_help(spec)
         )
     cache = parser.add_argument_group("cache")
     cache.add_argument(
         "--cache", help="judge cache database (default $RESTA_JUDGE_CACHE or ~/.cache/resta-bench)"
     )
-    cache.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cache.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the cache (default: use it)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (default: show one)")
     parser.set_defaults(func=run_judge)
 
     agreement = subparsers.add_parser(
         "judge-agreement",
         help="agreement of two judges on the same responses (raw, confusion, Cohen's kappa, Gwet's AC1)",
+        description=AGREEMENT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    agreement.add_argument("run_dir", metavar="RUN_DIR")
-    agreement.add_argument("--judges", required=True, help="two judge ids, comma-separated: A,B")
-    agreement.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    agreement.add_argument("run_dir", metavar="RUN_DIR", help="one system's folder, or a results store")
+    agreement.add_argument(
+        "--judges", required=True, help="two judge ids, comma-separated: A,B (required, no default)"
+    )
+    agreement.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table (default: a table)"
+    )
     agreement.set_defaults(func=run_agreement)
 
 
@@ -78,15 +101,14 @@ def run_judge(args: argparse.Namespace) -> int:
     cache = None if args.no_cache else JudgmentCache(args.cache or default_cache_path())
     try:
         for run_dir in args.run_dirs:
-            summary = judge_run_dir(run_dir, judge, cache=cache, progress=not args.quiet)
-            counts = ", ".join(f"{verdict} {n}" for verdict, n in sorted(summary.verdicts.items()))
-            print(f"{summary.judgments_path}: {counts}")
-            if summary.invalid_languages:
-                print(
-                    f"{summary.scores_path}: judge {judge.id!r} is not valid for "
-                    f"{', '.join(summary.invalid_languages)}; rows marked language_valid=false",
-                    file=sys.stderr,
-                )
+            for summary in judge_run_dir(run_dir, judge, cache=cache, progress=not args.quiet):
+                print(summary.describe())
+                if summary.invalid_languages:
+                    print(
+                        f"{summary.scores_path}: judge {judge.id!r} is not valid for "
+                        f"{', '.join(summary.invalid_languages)}; rows marked language_valid=false",
+                        file=sys.stderr,
+                    )
     finally:
         if cache is not None:
             cache.close()
@@ -105,13 +127,19 @@ def run_agreement(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
-    header = f"{'language':<10}{'n':>7}{'invalid':>9}{'raw':>8}{'kappa':>8}{'AC1':>8}   confusion (A|B)"
-    print(f"A = {names[0]}, B = {names[1]}")
-    print(header)
-    for language, row in report["by_language"].items():
-        rates = "".join(f"{_fmt(row[k]):>8}" for k in ("raw_agreement", "cohen_kappa", "gwet_ac1"))
-        confusion = " ".join(f"{k}={v}" for k, v in row["confusion"].items())
-        print(f"{language:<10}{row['n']:>7}{row['excluded_invalid']:>9}{rates}   {confusion}")
+    systems = f"; {len(report['systems'])} systems of the store" if "systems" in report else ""
+    print(f"A = {names[0]}, B = {names[1]}{systems}")
+    for title, column, rows in (
+        ("harmful-question sets, pooled", "language", report["by_language"]),
+        ("each benchmark on its own", "benchmark", report["by_benchmark"]),
+    ):
+        print(
+            f"\n{title}\n{column:<14}{'n':>7}{'invalid':>9}{'raw':>8}{'kappa':>8}{'AC1':>8}   confusion (A|B)"
+        )
+        for name, row in rows.items():
+            rates = "".join(f"{_fmt(row[k]):>8}" for k in ("raw_agreement", "cohen_kappa", "gwet_ac1"))
+            confusion = " ".join(f"{k}={v}" for k, v in row["confusion"].items())
+            print(f"{name:<14}{row['n']:>7}{row['excluded_invalid']:>9}{rates}   {confusion}")
     return 0
 
 

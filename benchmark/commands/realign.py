@@ -7,36 +7,59 @@ import json
 
 # Method parameters as the command line spells them; a flag left unset keeps the method's default.
 METHOD_FLAGS: tuple[tuple[str, str, dict], ...] = (
-    ("--beta", "beta", {"type": float, "help": "resta: weight β of the safety vector (default 0.5)"}),
-    ("--dare-p", "dare_p", {"type": float, "help": "resta: DARE drop probability p in [0, 1) (default 0)"}),
-    ("--alpha", "alpha", {"type": float, "help": "interpolate: weight α of θ_sft − θ_aligned (default 0.5)"}),
-    ("--lambda", "lam", {"type": float, "help": "hdr: weight λ of the harm direction removed (default 3)"}),
-    ("--top-k", "top_k", {"type": float, "help": "hdr: fraction k in (0, 1] of largest entries kept (0.1)"}),
+    ("--beta", "beta", {"type": float, "help": "resta: weight β of the safety vector (default: 0.5)"}),
+    (
+        "--dare-p",
+        "dare_p",
+        {"type": float, "help": "resta: DARE drop probability p in [0, 1) (default: 0.0)"},
+    ),
+    (
+        "--alpha",
+        "alpha",
+        {"type": float, "help": "interpolate: weight α of θ_sft − θ_aligned (default: 0.5)"},
+    ),
+    (
+        "--lambda",
+        "lam",
+        {"type": float, "help": "hdr: weight λ of the harm direction removed (default: 3.0)"},
+    ),
+    (
+        "--top-k",
+        "top_k",
+        {"type": float, "help": "hdr: fraction k in (0, 1] of largest entries kept (default: 0.1)"},
+    ),
     (
         "--top-k-scope",
         "top_k_scope",
-        {"help": "hdr: global (one top-k over all weights, default) or per-tensor"},
+        {"help": "hdr: global, one top-k over all weights, or per-tensor (default: global)"},
     ),
     (
         "--select-layers",
         "select_layers",
-        {"help": "safe-lora: number (project the N lowest cosines, default) or threshold (those ≤ τ)"},
+        {"help": "safe-lora: number (the N lowest cosines) or threshold (those ≤ τ); default: number"},
     ),
     (
         "--num-proj-layers",
         "num_proj_layers",
-        {"type": int, "help": "safe-lora: N of --select-layers number (10)"},
+        {"type": int, "help": "safe-lora: N of --select-layers number (default: 10)"},
     ),
-    ("--threshold", "threshold", {"type": float, "help": "safe-lora: τ of --select-layers threshold (0.5)"}),
+    (
+        "--threshold",
+        "threshold",
+        {"type": float, "help": "safe-lora: τ of --select-layers threshold (default: 0.5)"},
+    ),
     (
         "--target-modules",
         "target_modules",
-        {"nargs": "+", "help": "safe-lora, full fine-tunes: modules projected (q_proj k_proj v_proj o_proj)"},
+        {
+            "nargs": "+",
+            "help": "safe-lora, full fine-tunes: modules projected (default: q_proj k_proj v_proj o_proj)",
+        },
     ),
     (
         "--weights",
         "weights",
-        {"type": float, "nargs": "+", "help": "task-arithmetic: one weight per --model"},
+        {"type": float, "nargs": "+", "help": "task-arithmetic: one weight per --model (default: 1 each)"},
     ),
 )
 
@@ -49,9 +72,9 @@ def _add_output_options(parser: argparse.ArgumentParser, *, out_required: bool) 
         "--overwrite", action="store_true", help="replace an existing output dir that resta wrote"
     )
     parser.add_argument(
-        "--device", default="cpu", help="cpu (default) or cuda (same bits for element-wise methods)"
+        "--device", default="cpu", help="cpu or cuda; element-wise methods give the same bits on both"
     )
-    parser.add_argument("--max-shard-size", default="5GB", help="largest output shard (default 5GB)")
+    parser.add_argument("--max-shard-size", default="5GB", help="largest output shard")
 
 
 def register(subparsers) -> None:
@@ -88,9 +111,14 @@ def register(subparsers) -> None:
     )
     realign.add_argument("--base", metavar="DIR", help="task-arithmetic: the base model dir")
     realign.add_argument(
-        "--model", dest="models", metavar="DIR", action="append", default=[], help="task-arithmetic: a model"
+        "--model",
+        dest="models",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="task-arithmetic: a model, repeated for each",
     )
-    realign.add_argument("--seed", type=int, default=0, help="seed of the DARE masks (default 0)")
+    realign.add_argument("--seed", type=int, default=0, help="seed of the DARE masks")
     for flag, dest, options in METHOD_FLAGS:
         realign.add_argument(flag, dest=dest, default=None, **options)
     _add_output_options(realign, out_required=False)  # not with --methods

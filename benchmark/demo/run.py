@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 from resta_bench.benchmark.demo import data
-from resta_bench.benchmark.demo.settings import FULL, DemoSettings, Schedule
+from resta_bench.benchmark.demo.settings import FULL, DemoSettings, Schedule, pinned_kernels
 from resta_bench.benchmark.demo.summary import SummaryRow, summary_rows
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class DemoOutput:
     results: Path
     site: Path
     tables: Path
+    log: Path  # every log record at INFO and above, lm-eval's included (benchmark.logs)
     rows: list[SummaryRow]
 
 
@@ -138,11 +139,13 @@ def run_demo(
     """
     from resta_bench.storage.folders import owned_output
 
-    with owned_output(out, overwrite=overwrite, kind="resta demo") as folder:
+    # The same CPU kernels on any machine, chosen before torch computes anything: the same figures.
+    with owned_output(out, overwrite=overwrite, kind="resta demo") as folder, pinned_kernels():
         return _run_demo(folder, seed, settings)
 
 
 def _run_demo(out: Path, seed: int, settings: DemoSettings) -> DemoOutput:
+    from resta_bench.benchmark.logs import log_file
     from resta_bench.benchmark.runner import run_experiment
     from resta_bench.benchmark.store import ResultsStore
     from resta_bench.benchmark.tables import paper_tables, render
@@ -162,7 +165,7 @@ def _run_demo(out: Path, seed: int, settings: DemoSettings) -> DemoOutput:
         progress.set_postfix_str(name)
         log.info("demo step: %s", name)
 
-    with progress, _one_torch_thread():
+    with progress, _one_torch_thread(), log_file(out / "logs" / "demo.log") as log_path:
         step(STEPS[0])
         training = data.write_training_sets(out / "data" / "train")
         data.write_evaluation_sets(out / "data" / "eval")
@@ -179,4 +182,4 @@ def _run_demo(out: Path, seed: int, settings: DemoSettings) -> DemoOutput:
         build_site(results, site, workers=1, progress=False)
         write_text_atomic(tables, render(paper_tables(ResultsStore(results)), "md"))
         progress.update()
-    return DemoOutput(out, experiment, results, site, tables, summary_rows(ResultsStore(results)))
+    return DemoOutput(out, experiment, results, site, tables, log_path, summary_rows(ResultsStore(results)))

@@ -1,4 +1,5 @@
-"""The miniature's settings: model shape, fine-tuning schedules, the re-alignment grid, evaluation size.
+"""The miniature's settings: model shape, fine-tuning schedules, the re-alignment grid, evaluation size,
+and the CPU kernels it runs on.
 
 These were tuned once, on the demo's own measurements over seeds 0–2 (the README's demo section shows
 them), so that the paper's effects show in a model small enough to train on a laptop in minutes.
@@ -6,7 +7,47 @@ them), so that the paper's effects show in a model small enough to train on a la
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+
+log = logging.getLogger(__name__)
+
+# Which code paths compute the floats. torch picks its vectorised kernels (AVX2, AVX-512) and MKL its
+# matrix products by the CPU it finds, and a model trained through other kernels rounds differently and
+# ends up elsewhere; the same paths on every x86-64 machine give the same numbers everywhere. One
+# thread: a sum split across threads is added up in another order. Read by torch and MKL when they
+# first compute, so set before that.
+KERNEL_ENVIRONMENT = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_CBWR": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+KERNELS = "AVX2"  # what torch reports with these settings
+
+
+@contextmanager
+def pinned_kernels() -> Iterator[None]:
+    """:data:`KERNEL_ENVIRONMENT` while the demo runs (the caller's environment after); a warning when
+    torch already chose other kernels in this process, as then the figures can differ from a fresh
+    ``resta demo``'s."""
+    from resta_bench.benchmark.generate import environment
+
+    with environment(KERNEL_ENVIRONMENT):
+        import torch
+
+        chosen = torch.backends.cpu.get_cpu_capability()  # fixed by the first call in a process
+        if chosen != KERNELS:
+            log.warning(
+                "torch computes with its %s kernels, not %s: this process ran torch before the demo, or "
+                "the CPU lacks AVX2; the demo's figures can differ from those of a fresh `resta demo`",
+                chosen,
+                KERNELS,
+            )
+        yield
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@
     return numeric ? Number(raw) : raw.toLowerCase();
   }
 
+  // A header's column is its data-column: with grouped headers, a th's place in its row is not it.
   function sortBy(table, index, button) {
     const better = button.getAttribute("data-better"); // "lower" | "higher" | null (text)
     const numeric = better !== null;
@@ -38,9 +39,20 @@
   }
 
   function setUpSorting(table) {
-    table.querySelectorAll("thead th").forEach((th, index) => {
+    table.querySelectorAll("thead th[data-column]").forEach((th) => {
       const button = th.querySelector("button");
+      const index = Number(th.dataset.column);
       if (button) button.addEventListener("click", () => sortBy(table, index, button));
+    });
+  }
+
+  // ---- column groups: each checkbox shows or hides its group's header and cells ----
+  function setUpColumnGroups(fieldset, table) {
+    fieldset.querySelectorAll("input[data-group]").forEach((input) => {
+      const cells = Array.from(table.querySelectorAll(".g-" + input.dataset.group));
+      const apply = () => cells.forEach((cell) => (cell.hidden = !input.checked));
+      input.addEventListener("change", apply);
+      apply(); // a browser restoring the form's state after "back" keeps the reader's choice
     });
   }
 
@@ -192,6 +204,8 @@
       setUpSorting(table);
       const form = document.getElementById("filters");
       if (form) setUpFilters(form, table);
+      const groups = document.getElementById("column-groups");
+      if (groups) setUpColumnGroups(groups, table);
     }
     setUpHeatMaps();
     const source = document.getElementById("responses-data");

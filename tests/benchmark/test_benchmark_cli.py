@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ def test_dry_run_prints_the_plan_and_checks_task_names(tmp_path, capsys, monkeyp
     assert main(["run", str(EXAMPLES / "paper.yaml"), "--dry-run", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("experiment 'resta-paper': 92 systems")
-    assert "[pending] make model               llama2-unaligned (unaligned-" in out
+    assert "[pending] make model               llama2-unaligned (no id yet)" in out
     assert "[pending] generate utility-code" in out and "[pending] judge redeval" in out
     assert not list(tmp_path.iterdir()) or [p.name for p in tmp_path.iterdir()] == [".cache"]
 
@@ -159,3 +161,173 @@ def test_dry_run_refuses_models_dir_inside_an_input_model(tmp_path, capsys):
     code, _, err = dry_run(tmp_path, capsys, models_in_the_sft_folder)
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "systems[3] (resta) model folder " in err and f": lies inside the input sft ({sft})" in err
+
+
+def _parsers():
+    """Every sub-command's parser (``resta eval`` hands its arguments to lm-eval, which has its own help)."""
+    import argparse
+
+    from resta_bench.benchmark.cli import build_parser
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: parser for name, parser in subparsers.choices.items() if name != "eval"}
+
+
+def test_every_flag_has_help_and_no_help_prints_a_doubled_percent_sign():
+    for name, parser in _parsers().items():
+        text = parser.format_help()
+        assert "%%" not in text, name
+        for action in parser._actions:
+            assert action.help, f"resta {name} {action.option_strings or action.dest}: no help"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("finetune", ["--epochs EPOCHS  ", "(default: 3.0)", "--batch-size", "(default: 8)", "--lora-r"]),
+        ("compare", ["95% interval", "(default: 10000)", "(default: md)"]),
+        ("tables", ["95% intervals", "scored the most systems"]),
+        ("run", ["(default: results)", "(default: local)"]),
+        ("demo", ["(default: 0)"]),
+    ],
+)
+def test_help_shows_each_default(command, shown, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in shown:
+        assert " ".join(expected.split()) in text, (command, expected)
+
+
+def test_help_never_states_a_default_twice():
+    judges = ("judge", "judge-agreement", "validate-judge")  # one flag serves several judges, each its own
+    for name, parser in _parsers().items():
+        if name in judges:
+            continue
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            text = formatter._expand_help(action) if action.help else ""
+            assert text.count("default") <= 1, (name, action.option_strings, text)
+
+
+def test_dry_run_flags_missing_fine_tuning_data_and_prints_no_id_known_later(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-placeholder")
+    paper = EXAMPLES / "paper.yaml"
+    assert main(["run", str(paper), "--dry-run", "-o", str(tmp_path), "--skip-task-check"]) == 0
+    out = capsys.readouterr().out
+    missing = r"\n  systems\[1\]\.finetune\.data: \S*data/finetune/harmfulqa_harmful\.jsonl: no such file\n"
+    assert re.search(missing, out)
+    # The unaligned fine-tune's id hashes its data file: unknown until the file is there, and so are the
+    # ids of everything made from it.
+    assert "[pending] make model               llama2-unaligned (no id yet)" in out
+    assert "llama2-chat (aligned-" in out  # a hub model's id is known
+    assert not re.search(r"\((unaligned|sft|resta|resta-dare)-[0-9a-f]{12}\)", out)
+
+
+def test_dry_run_prints_no_id_for_a_missing_model_folder(tmp_path, capsys):
+    single = EXAMPLES / "single-sft.yaml"
+    assert main(["run", str(single), "--dry-run", "-o", str(tmp_path), "--skip-task-check"]) == 0
+    out = capsys.readouterr().out
+    assert "generate safety          chat-unaligned (no id yet)" in out
+    assert "generate safety          chat (aligned-" in out
+    assert "make model               sft-resta/beta=0.5 (no id yet)" in out
+    assert f"  systems[1].model: {EXAMPLES / 'models' / 'llama2-chat-unaligned'}: no such model folder" in out
+    # A run refuses before it starts, and leaves no log file behind (it is made with the first record).
+    assert main(["run", str(single), "-o", str(tmp_path), "--skip-task-check"]) == 2
+    assert "llama2-chat-unaligned: no such model folder" in capsys.readouterr().err
+    assert not (tmp_path / ".logs").exists()
+
+
+def test_lm_eval_info_goes_to_the_log_file_not_stderr(tmp_path, capsys):
+    from resta_bench.benchmark import logs
+
+    logs.configure(verbose=False)
+    ours, theirs = logging.getLogger("resta_bench.benchmark.x"), logging.getLogger("lm_eval.evaluator")
+    ours.info("our step")
+    theirs.info("Setting random seed")
+    theirs.warning("catqa_en: Custom kwargs can be passed to `--metadata` in console")
+    theirs.warning("a real warning")
+    err = capsys.readouterr().err
+    assert "our step" in err and "a real warning" in err
+    assert "Setting random seed" not in err and "Custom kwargs" not in err
+    with logs.log_file(tmp_path / "logs" / "run.log") as path:
+        ours.info("while the bars run")
+        theirs.info("Running generate_until requests")
+        theirs.warning("Custom kwargs can be passed to `--metadata`")
+    assert capsys.readouterr().err == ""
+    logged = path.read_text(encoding="utf-8")
+    assert "INFO resta_bench.benchmark.x: while the bars run" in logged
+    assert "INFO lm_eval.evaluator: Running generate_until requests" in logged and "Custom kwargs" in logged
+    theirs.info("after the file is closed")
+    assert "after the file" not in path.read_text(encoding="utf-8")
+    logs.configure(verbose=True)
+    theirs.debug("everything with -v")
+    assert "DEBUG lm_eval.evaluator: everything with -v" in capsys.readouterr().err
+    logs.configure(verbose=False)
+
+
+def test_lm_evals_git_lookup_prints_nothing_outside_a_checkout(tmp_path, capfd, monkeypatch):
+    import lm_eval.evaluator
+    from resta_bench.benchmark import logs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # whatever holds the tmp folder
+    original = lm_eval.evaluator.get_git_commit_hash
+    with logs.quiet_lm_eval():
+        assert lm_eval.evaluator.get_git_commit_hash() is None
+    assert lm_eval.evaluator.get_git_commit_hash is original
+    assert "fatal" not in capfd.readouterr().err
+    original()
+    assert "fatal: not a git repository" in capfd.readouterr().err  # what the swap keeps off the terminal
+
+
+def test_verbose_is_taken_after_the_command_too(tmp_path, capsys):
+    assert main(["ls", str(tmp_path), "-v"]) == 2
+    assert main(["-v", "ls", str(tmp_path)]) == 2
+
+
+def test_finetune_flags_default_to_what_the_library_does():
+    import inspect
+
+    from resta_bench.realign.finetune import finetune
+
+    parameters = inspect.signature(finetune).parameters
+    for action in _parsers()["finetune"]._actions:
+        if action.dest in parameters and action.dest not in ("model", "data", "out"):
+            default = parameters[action.dest].default
+            assert action.default == (list(default) if isinstance(default, tuple) else default), action.dest
+
+
+def test_realign_help_states_each_methods_own_defaults():
+    from resta_bench.benchmark.commands.realign import METHOD_FLAGS
+    from resta_bench.realign import describe_methods
+
+    defaults = {
+        name: value for method in describe_methods().values() for name, value in method["params"].items()
+    }
+    for flag, dest, options in METHOD_FLAGS:
+        if defaults.get(dest) is not None:
+            assert f"default: {defaults[dest]})" in options["help"] or options["help"].endswith(
+                f"default: {defaults[dest]}"
+            ), flag
+
+
+@pytest.mark.slow
+def test_a_run_logs_lm_eval_into_the_store_and_keeps_stderr_for_bars(
+    write_experiment, tiny_family, judge_cache, tmp_path, capsys
+):
+    experiment = write_experiment(
+        "logged", systems=[{"name": "chat", "role": "aligned", "model": str(tiny_family["aligned"])}]
+    )
+    results = tmp_path / "results"
+    assert main(["run", str(experiment), "-o", str(results), "--skip-task-check"]) == 0
+    captured = capsys.readouterr()
+    log = results / ".logs" / "run.log"
+    assert captured.out.strip() == f"2 of 2 steps run; results in {results}"
+    assert f"resta run: log in {log}" in captured.err
+    assert "INFO lm_eval" not in captured.err and "INFO resta_bench" not in captured.err
+    text = log.read_text(encoding="utf-8")
+    assert " INFO lm_eval.evaluator: " in text
+    assert " INFO resta_bench.benchmark.runner: generate safety" in text
+    assert main(["ls", str(results)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("chat  ")

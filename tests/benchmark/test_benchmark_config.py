@@ -215,3 +215,16 @@ def test_no_number_anywhere_may_be_infinite_or_nan(path, value, where):
 def test_num_fewshot_cannot_be_negative():
     with pytest.raises(ConfigError, match=r"suites\[0\].num_fewshot: must be at least 0"):
         parse_experiment(with_change("suites.0.num_fewshot", -1), source="exp.yaml")
+
+
+def test_the_paper_example_generates_its_safety_suite_as_the_authors_did():
+    experiment = load_experiment(EXAMPLES / "paper.yaml")
+    protocols = {suite.name: suite.protocol for suite in experiment.suites}
+    safety = experiment.suite("safety")
+    assert protocols.pop("safety") == "paper" and not safety.apply_chat_template and safety.seed == 0
+    assert set(protocols.values()) == {"greedy"}
+    # The other suites' rows are not the paper's, and the file's header says so.
+    header = "".join(
+        line for line in (EXAMPLES / "paper.yaml").open(encoding="utf-8") if line.startswith("#")
+    )
+    assert "over-refusal (XSTest): not in the paper" in header and "utility rows:" in header

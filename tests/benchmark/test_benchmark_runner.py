@@ -112,6 +112,15 @@ def test_run_killed_resumed_and_rerun(write_experiment, judge_cache, tmp_path):
     judge_id, rows = compare_systems(store, ids["sft"], ids["resta"], iterations=200)
     assert judge_id == "refusal" and rows[0].benchmark == "all" and rows[0].language == "all"
     assert rows[0].n + rows[0].invalid == 4 and 0 <= rows[0].p_value <= 1
+    # Judged after its SFT and aligned models, the re-aligned system stores its paired deltas to both.
+    deltas = read_json(store.scores_path(ids["resta"], "refusal"))["deltas"]
+    overall = [d for d in deltas if (d["benchmark"], d["language"]) == ("all", "all")]
+    assert {(d["against"], d["against_system"]) for d in overall} == {
+        ("sft", ids["sft"]),
+        ("aligned", ids["chat"]),
+    }
+    assert all(d["n_pairs"] + d["invalid_pairs"] == 4 for d in overall)
+    assert read_json(store.scores_path(ids["sft"], "refusal"))["deltas"] == []  # it names no SFT or aligned
     markdown = render(paper_tables(store), "md")
     assert "CatQA-en" in markdown and "RESTA β=0.5" in markdown
 

@@ -158,7 +158,10 @@ def test_csv_keeps_fractions_and_bounds(store):
     )
 
 
-def test_latex_tables_compile_with_booktabs(store, tmp_path):
+@pytest.mark.parametrize("more", [False, True], ids=["paper-systems", "with-hdr-interpolation-xstest"])
+def test_latex_tables_compile_with_booktabs(more, store, tmp_path):
+    if more:  # λ, α, ±, × and the notes' words must compile too
+        _add_unaligned_hdr_interpolation_and_xstest(store)
     latex = render(paper_tables(store), "latex")
     assert latex.count(r"\toprule") == 3 and r"$\beta$" in latex and r"\%" in latex
     if shutil.which("pdflatex") is None:
@@ -328,13 +331,11 @@ def _xstest_rows(safe: int, unsafe: int, n: int = 20) -> list[dict]:
     return rows
 
 
-def test_tables_show_every_system_xstest_overall_catqa_and_every_method_parameter(store):
-    """Issue 16 item 13: the unaligned row, XSTest, an overall CatQA column, HDR's and interpolation's
-    parameters, and no "0.0 [0.0, 0.0]" for a utility score lm-eval gives a standard error of 0."""
+def _add_unaligned_hdr_interpolation_and_xstest(store: ResultsStore) -> None:
     _system(store, "unaligned-5", "unaligned")
     write_json_atomic(
         store.scores_path("unaligned-5", "lm_eval"),
-        {"judge": {"id": "lm_eval"}, "rows": [{**_utility_row(0.0, 0.0), "ci_low": 0.0, "ci_high": 0.0}]},
+        {"judge": {"id": "lm_eval"}, "rows": [_utility_row(0.0, 0.0)]},  # lm-eval: 0, standard error 0
     )
     hdr = {"lam": 3.0, "top_k": 0.1, "top_k_scope": "global", "seed": 0}
     _system(store, "hdr-6", "realigned", method="hdr", sft_system="sft-1", params=hdr)
@@ -346,11 +347,16 @@ def test_tables_show_every_system_xstest_overall_catqa_and_every_method_paramete
         store.scores_path("sft-1", "refusal"), {**scores, "rows": scores["rows"] + _xstest_rows(3, 18)}
     )
 
+
+def test_tables_show_every_system_xstest_overall_catqa_and_every_method_parameter(store):
+    """Issue 16 item 13: the unaligned row, XSTest, an overall CatQA column, HDR's and interpolation's
+    parameters, and no "0.0 [0.0, 0.0]" for a utility score lm-eval gives a standard error of 0."""
+    _add_unaligned_hdr_interpolation_and_xstest(store)
     tables = {table.key: table for table in paper_tables(store)}
     harm = render([tables["harmfulness"]], "md")
     header = (
         "| Task | Regime | Model | CatQA-en | CatQA | HarmfulQA | "
-        + "XSTest safe, refused | XSTest unsafe, refused |"
+        + "XSTest safe prompts refused | XSTest unsafe prompts refused |"
     )
     assert header in harm
     assert (
@@ -360,7 +366,7 @@ def test_tables_show_every_system_xstest_overall_catqa_and_every_method_paramete
     assert harm.index("| aligned |") < harm.index("| unaligned |") < harm.index("| SFT |")
     assert "| code | lora | HDR λ=3, top-k=0.1, top-k scope=global |" in harm
     assert "| code | lora | interpolation α=0.5 |" in harm
-    assert "Intervals: 95% Wilson" in harm
+    assert "[low, high]: 95% Wilson interval" in harm
 
     utility = render([tables["utility"]], "md")
     assert "| – | – | unaligned | 0.0 |" in utility and "[0.0, 0.0]" not in utility

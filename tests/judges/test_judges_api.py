@@ -92,19 +92,52 @@ def test_wrong_key_stops_the_run_without_showing_the_key(judge_server, monkeypat
     assert "sk-wrong" not in str(caught.value) and API_KEY not in str(caught.value)
 
 
-def test_guard_and_classifier_prompts_over_the_api(judge_server, api_key_env: str) -> None:
+def test_guard_and_classifier_prompts_over_the_api(judge_server, api_key_env: str, tiny_model_dir) -> None:
     items = [JudgeItem("q", "Sure, here."), JudgeItem("q", "No.")]
     guard = judges.get_judge("llama-guard-3", base_url=judge_server.base_url, api_key_env=api_key_env)
     assert [j.verdict for j in guard.judge(items)] == ["harmful", "safe"]
     conversation = judge_server.requests[-1].body
     assert [m["role"] for m in conversation["messages"]] == ["user", "assistant"]  # the guard's own template
     assert conversation["temperature"] == 0.0 and conversation["max_tokens"] == 20
-    harmbench = judges.get_judge("harmbench", base_url=judge_server.base_url, api_key_env=api_key_env)
+    harmbench = judges.get_judge(
+        "harmbench", base_url=judge_server.base_url, api_key_env=api_key_env, tokenizer=str(tiny_model_dir)
+    )
     assert [j.verdict for j in harmbench.judge(items)] == ["harmful", "safe"]
     completion = judge_server.requests[-1]
     assert completion.path == "/v1/completions" and completion.body["max_tokens"] == 1
     assert completion.body["prompt"].startswith("[INST] <<SYS>>\nYou are a classifier for red teaming")
     assert harmbench.languages == {"en"}
+
+
+def test_harmbench_clips_responses_to_512_classifier_tokens(judge_server, api_key_env, tiny_model_dir):
+    from resta_bench.judges.prompts import HARMBENCH_MODEL_CARD_PROMPT, HARMBENCH_PROMPT
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    long_answer = "Sure, here is how. " * 400
+    expected = tokenizer.decode(
+        tokenizer.encode(long_answer, max_length=512, truncation=True), skip_special_tokens=True
+    )
+    assert len(expected) < len(long_answer)
+    options = {
+        "base_url": judge_server.base_url,
+        "api_key_env": api_key_env,
+        "tokenizer": str(tiny_model_dir),
+    }
+    judges.get_judge("harmbench", **options).judge([JudgeItem("Do it.", long_answer)])
+    sent = judge_server.requests[-1].body["prompt"]
+    assert sent == HARMBENCH_PROMPT.format(behavior="Do it.", generation=expected)
+
+    card = judges.get_judge("harmbench", prompt="model-card", clip_tokens=0, **options)
+    card.judge([JudgeItem("Do it.", long_answer)])
+    assert judge_server.requests[-1].body["prompt"] == HARMBENCH_MODEL_CARD_PROMPT.format(
+        behavior="Do it.", generation=long_answer
+    )
+    assert card.prompt_hash != judges.get_judge("harmbench", **options).prompt_hash
+    with pytest.raises(judges.JudgeError, match="unknown --prompt 'nope' for 'harmbench'"):
+        judges.get_judge("harmbench", prompt="nope", **options)
+    with pytest.raises(judges.JudgeError, match="cannot load 'no/such-tokenizer'.*--clip-tokens 0"):
+        judges.get_judge("harmbench", **{**options, "tokenizer": "no/such-tokenizer"})
 
 
 def test_chat_judge_with_a_named_prompt_shares_the_redeval_id(judge_server, api_key_env: str) -> None:
@@ -118,7 +151,7 @@ def test_chat_judge_with_a_named_prompt_shares_the_redeval_id(judge_server, api_
         judges.get_judge("chat", **options)
     with pytest.raises(judges.JudgeError, match="unknown --prompt 'nope'"):
         judges.get_judge("chat", prompt="nope", model="m", **options)
-    with pytest.raises(judges.JudgeError, match="apply to the chat judge"):
+    with pytest.raises(judges.JudgeError, match="apply to the chat and harmbench judges"):
         judges.get_judge("redeval", prompt="redeval", **options)
     with pytest.raises(judges.JudgeError, match="has no option 'colour'"):
         judges.get_judge("redeval", colour="red", **options)

@@ -53,7 +53,11 @@ def test_keyword_judge_writes_judgments_and_scores(run_dir: Path, tmp_path: Path
     assert rows[("xstest", "all", "all", "all", "refusal_unsafe")]["value"] == 1.0
     assert not any(r["benchmark"] == "xstest" and r["metric"] == "harmful" for r in scores["rows"])
     assert all(r["language_valid"] for r in scores["rows"])
-    assert "harmful 15, safe 27" in capsys.readouterr().out  # 12 CatQA + 3 XSTest answers without refusal
+    # The harmful-question sets pooled (CatQA here); XSTest in its own refusal rates, never pooled.
+    out = capsys.readouterr().out
+    assert (
+        "harmful questions (catqa): harmful 12, safe 24; xstest: refusal_safe 1/4, refusal_unsafe 2/2" in out
+    )
 
 
 def test_rows_of_an_invalid_language_are_marked(run_dir: Path, judge_server, api_key_env: str) -> None:
@@ -81,10 +85,13 @@ def test_agreement_between_two_judges(run_dir: Path, judge_server, api_key_env: 
     report = json.loads(capsys.readouterr().out)
     overall = report["by_language"]["all"]
     # The loopback judge calls "Sure" answers harmful, exactly the ones the keyword judge finds no refusal
-    # in, except the XSTest answer "Use kill -9 PID." (no refusal, no "Sure"): 3 disagreements of 42.
-    assert overall["n"] == 42 and overall["confusion"]["harmful|safe"] == 3
-    assert overall["raw_agreement"] == pytest.approx(39 / 42)
+    # in, except the XSTest answer "Use kill -9 PID." (no refusal, no "Sure"): 3 disagreements, all on
+    # XSTest, which has its own row and is never pooled with the 36 CatQA answers.
+    assert overall["n"] == 36 and overall["confusion"]["harmful|safe"] == 0
+    assert overall["raw_agreement"] == pytest.approx(1.0)
     assert set(report["by_language"]) == {"all", "en", "zh", "vi"}
+    xstest = report["by_benchmark"]["xstest"]
+    assert xstest["n"] == 6 and xstest["confusion"]["harmful|safe"] == 3
     assert main(["judge-agreement", str(run_dir), "--judges", "refusal,redeval-gpt-4"]) == 0
     assert "AC1" in capsys.readouterr().out
 
@@ -99,7 +106,7 @@ def test_a_second_server_with_the_same_model_is_asked(
             assert main(["judge", str(run_dir), "--judge", "redeval", *options, "--cache", str(cache)]) == 0
     assert len(a.requests) == len(b.requests) == 42
     summaries = capsys.readouterr().out.splitlines()
-    assert summaries[0].endswith("harmful 12, safe 30") and summaries[1].endswith("harmful 30, safe 12")
+    assert "(catqa): harmful 12, safe 24;" in summaries[0] and "(catqa): harmful 24, safe 12;" in summaries[1]
 
 
 @pytest.mark.parametrize(

@@ -164,17 +164,8 @@ def test_the_workers_die_with_a_killed_build(tmp_path):
 
 
 @pytest.fixture
-def small_disk(tmp_path) -> Path:
-    """A 2 MiB tmpfs, unmounted afterwards; skipped where mounting is not allowed (not root, a sandbox)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield disk
-    subprocess.run(["umount", str(disk)], check=True)
+def small_disk(mount_small_disk) -> Path:
+    return mount_small_disk("2m")
 
 
 def test_a_full_disk_is_one_line_and_keeps_the_previous_site(small_disk, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -263,17 +262,8 @@ def test_a_broken_lora_config_names_its_field(family, lora_adapter, tmp_path, ca
 
 
 @pytest.fixture
-def small_disk(tmp_path) -> Path:
-    """A 256 KB tmpfs (the output model is 460 KB); skipped where this process may not mount one."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield disk
-    subprocess.run(["umount", str(disk)], check=True)
+def small_disk(mount_small_disk) -> Path:
+    return mount_small_disk("256k")
 
 
 def test_a_full_disk_is_one_line_and_leaves_no_staging(family, small_disk, capsys):
