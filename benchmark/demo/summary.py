@@ -48,7 +48,9 @@ def summary_rows(store: ResultsStore) -> list[SummaryRow]:
     """Aligned, then the fine-tune and its re-aligned variants, then the unaligned model."""
     systems = load_systems(store)
     ordered = [system for block in ordered_blocks(systems) for system in block]
-    ordered += [system for system in systems if system.meta["role"] == "unaligned"]
+    # The tables put the unaligned model beside the aligned one; the summary ends with it, once.
+    unaligned = [system for system in ordered if system.meta["role"] == "unaligned"]
+    ordered = [system for system in ordered if system.meta["role"] != "unaligned"] + unaligned
     return [_summary_row(system) for system in ordered]
 
 
