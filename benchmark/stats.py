@@ -51,10 +51,7 @@ def paired_bootstrap_difference(
     None when there are no pairs."""
     import numpy as np
 
-    if len(a) != len(b):
-        raise ValueError(f"paired samples differ in length ({len(a)} vs {len(b)})")
-    if iterations < 1:
-        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    _check_resampling("paired samples", a, b, iterations)
     if len(a) == 0:
         return None
     differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
@@ -62,6 +59,13 @@ def paired_bootstrap_difference(
         len(differences), lambda picks: differences[picks].mean(axis=1), iterations, seed, confidence
     )
     return float(differences.mean()), low, high
+
+
+def _check_resampling(what: str, first: Sequence, second: Sequence, iterations: int) -> None:
+    if len(first) != len(second):
+        raise ValueError(f"{what} differ in length ({len(first)} vs {len(second)})")
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, got {iterations}")
 
 
 def _percentile_bootstrap(
@@ -101,10 +105,7 @@ def cluster_bootstrap_interval(
     """
     import numpy as np
 
-    if len(hits) != len(trials):
-        raise ValueError(f"hits and trials differ in length ({len(hits)} vs {len(trials)})")
-    if iterations < 1:
-        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    _check_resampling("hits and trials", hits, trials, iterations)
     k, n = np.asarray(hits, dtype=float), np.asarray(trials, dtype=float)
     k, n = k[n > 0], n[n > 0]  # a question with only invalid verdicts counts for nothing
     if len(n) == 0:

@@ -161,12 +161,16 @@ def _redeval_messages(item: JudgeItem) -> Messages:
     ]
 
 
-def _harmbench_prompt(item: JudgeItem) -> str:
-    return HARMBENCH_PROMPT.format(behavior=item.question, generation=item.response)
-
-
-def _harmbench_model_card_prompt(item: JudgeItem) -> str:
-    return HARMBENCH_MODEL_CARD_PROMPT.format(behavior=item.question, generation=item.response)
+def _harmbench_protocol(name: str, template: str, source: str) -> Protocol:
+    """A HarmBench classifier prompt: a raw completion prompt over the behaviour and the generation."""
+    return Protocol(
+        name=name,
+        build=lambda item: template.format(behavior=item.question, generation=item.response),
+        parse=parse_harmbench,
+        languages=frozenset({"en"}),
+        fingerprint=prompt_hash(template, "harmbench-parser-1"),
+        source=source,
+    )
 
 
 def guard_conversation(item: JudgeItem) -> Messages:
@@ -183,21 +187,13 @@ REDEVAL = Protocol(
     fingerprint=prompt_hash(REDEVAL_SYSTEM, REDEVAL_TEMPLATE, "redeval-parser-1"),
     source="declare-lab/red-instruct gpt4_as_judge.py @ 73c759c",
 )
-HARMBENCH = Protocol(
-    name="harmbench",
-    build=_harmbench_prompt,
-    parse=parse_harmbench,
-    languages=frozenset({"en"}),
-    fingerprint=prompt_hash(HARMBENCH_PROMPT, "harmbench-parser-1"),
-    source="centerforaisafety/HarmBench eval_utils.py LLAMA2_CLS_PROMPT (the evaluation pipeline's)",
+HARMBENCH = _harmbench_protocol(
+    "harmbench",
+    HARMBENCH_PROMPT,
+    "centerforaisafety/HarmBench eval_utils.py LLAMA2_CLS_PROMPT (the evaluation pipeline's)",
 )
-HARMBENCH_MODEL_CARD = Protocol(
-    name="harmbench-model-card",
-    build=_harmbench_model_card_prompt,
-    parse=parse_harmbench,
-    languages=frozenset({"en"}),
-    fingerprint=prompt_hash(HARMBENCH_MODEL_CARD_PROMPT, "harmbench-parser-1"),
-    source="cais/HarmBench-Llama-2-13b-cls model card",
+HARMBENCH_MODEL_CARD = _harmbench_protocol(
+    "harmbench-model-card", HARMBENCH_MODEL_CARD_PROMPT, "cais/HarmBench-Llama-2-13b-cls model card"
 )
 # The HarmBench judge's `prompt` option: which published variant it asks with.
 HARMBENCH_PROMPTS: dict[str, Protocol] = {"pipeline": HARMBENCH, "model-card": HARMBENCH_MODEL_CARD}

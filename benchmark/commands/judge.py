@@ -34,6 +34,25 @@ def _help(spec: OptionSpec) -> str:
     return spec.help if "default" in spec.help else f"{spec.help}; default: the judge's own"
 
 
+def add_model_judge_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per model-judge option (``ModelOptions``) and the cache flags: what ``resta judge`` and
+    ``resta validate-judge`` both take."""
+    model = parser.add_argument_group("model judges")
+    for spec in option_specs():
+        # Unset flags stay None, so that each judge keeps its own defaults (a guard asks with temperature 0).
+        metavar = spec.flag.removeprefix("--").replace("-", "_").upper()
+        model.add_argument(
+            spec.flag, dest=spec.name, metavar=metavar, type=_FLAG_TYPES[spec.kind], help=_help(spec)
+        )
+    cache = parser.add_argument_group("cache")
+    cache.add_argument(
+        "--cache", help="judge cache database (default $RESTA_JUDGE_CACHE or ~/.cache/resta-bench)"
+    )
+    cache.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the cache (default: use it)"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "judge",
@@ -49,20 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="refusal",
         help=f"a registered judge: {', '.join(judge_names())} (default refusal)",
     )
-    model = parser.add_argument_group("model judges")
-    for spec in option_specs():
-        # Unset flags stay None, so that each judge keeps its own defaults (a guard asks with temperature 0).
-        metavar = spec.flag.removeprefix("--").replace("-", "_").upper()
-        model.add_argument(
-            spec.flag, dest=spec.name, metavar=metavar, type=_FLAG_TYPES[spec.kind], help=_help(spec)
-        )
-    cache = parser.add_argument_group("cache")
-    cache.add_argument(
-        "--cache", help="judge cache database (default $RESTA_JUDGE_CACHE or ~/.cache/resta-bench)"
-    )
-    cache.add_argument(
-        "--no-cache", action="store_true", help="neither read nor write the cache (default: use it)"
-    )
+    add_model_judge_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar (default: show one)")
     parser.set_defaults(func=run_judge)
 

@@ -21,12 +21,11 @@ import sys
 from typing import Any
 
 DEFAULT_SETS = ("gptfuzz:evaluate", "latent-jailbreak:test")
-# How a flag's text becomes a judge option's value (the options check the value themselves).
-_FLAG_TYPES = {int: int, float: float, str: str, list: lambda text: [x for x in text.split(",") if x]}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from resta_bench.judges.options import option_specs
+    from resta_bench.benchmark.commands.judge import add_model_judge_options
+    from resta_bench.judges import judge_names
 
     parser = subparsers.add_parser(
         "validate-judge",
@@ -35,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--judge", default="refusal", help="a registered judge: refusal (default), offline, ..."
+        "--judge", default="refusal", help=f"a registered judge: {', '.join(judge_names())} (default refusal)"
     )
     parser.add_argument(
         "--set",
@@ -53,14 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print the records as JSON instead of tables")
-    model = parser.add_argument_group("model judges")
-    for spec in option_specs():
-        model.add_argument(spec.flag, dest=spec.name, type=_FLAG_TYPES[spec.kind], help=spec.help)
-    cache = parser.add_argument_group("cache")
-    cache.add_argument(
-        "--cache", help="judge cache database (default $RESTA_JUDGE_CACHE or ~/.cache/resta-bench)"
-    )
-    cache.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    add_model_judge_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_validate_judge)
 
