@@ -1,9 +1,8 @@
 """What a run checks before it runs anything (``resta run --dry-run`` too): each mistake here would
 otherwise stop the run only when it reached it, after hours of fine-tuning or generation.
 
-- fine-tune settings are ``realign.finetune``'s keyword arguments;
-- a recipe's method is in realign's method registry, and its parameters are the method's and pass the
-  method's own ``validate`` (given the inputs the recipe names);
+- fine-tune settings are ``realign.finetune``'s keyword arguments (a recipe's method, inputs and
+  parameters were checked against the method's signature when the file was read: ``benchmark.config``);
 - a judge is in the judge registry and takes its options (building a judge loads no model; an API
   judge checks that its key's environment variable is set), and no two judges write the same files;
 - a model folder the runner is to make is absent or one resta wrote: the output rule of
@@ -27,7 +26,6 @@ from resta_bench.storage.names import check_name
 def check_experiment(experiment: Experiment) -> None:
     """Everything about ``experiment`` that can be checked without a model or a results store."""
     _check_finetune_settings(experiment)
-    _check_recipes(experiment)
     _check_judges(experiment)
 
 
@@ -38,7 +36,11 @@ def check_model_folders(plan: Plan) -> None:
         if step.kind != MAKE:
             continue
         spec = plan.experiment.system(step.system)
-        sources = {role: model_path(plan, plan.experiment.system(name)) for role, name in spec.inputs.items()}
+        sources = {}
+        for role, names in spec.inputs.items():
+            for index, name in enumerate([names] if isinstance(names, str) else names):
+                label = role if isinstance(names, str) else f"{role}[{index}]"  # a recipe's models
+                sources[label] = model_path(plan, plan.experiment.system(name))
         check_output(
             model_path(plan, spec),
             overwrite=True,
@@ -69,27 +71,6 @@ def _check_finetune_settings(experiment: Experiment) -> None:
                     f"{experiment.source}: {spec.origin}.finetune.{key}: unknown setting; "
                     f"expected one of {', '.join(sorted(accepted))}"
                 )
-
-
-def _check_recipes(experiment: Experiment) -> None:
-    from resta_bench.realign import RealignError
-    from resta_bench.realign.methods import get_method
-
-    for spec in experiment.systems:
-        recipe = spec.recipe
-        if recipe is None:
-            continue
-        where = f"{experiment.source}: {spec.origin}.recipe"
-        try:
-            method = get_method(recipe.method)
-        except RealignError as error:
-            raise ConfigError(f"{where}.method: {error}") from None
-        try:
-            params = method.resolve_params(dict(recipe.params))
-            if method.validate is not None:
-                method.validate(params, dict(recipe.inputs))
-        except RealignError as error:
-            raise ConfigError(f"{where}: {error}") from None
 
 
 def _check_judges(experiment: Experiment) -> None:

@@ -26,6 +26,7 @@ from resta_bench.benchmark.scoring import COUNTERS
 from resta_bench.benchmark.stats import mcnemar_exact, paired_bootstrap_difference
 from resta_bench.benchmark.store import ResultsStore
 from resta_bench.storage.names import check_name
+from resta_bench.storage.schema import AGAINST, Delta
 from resta_bench.tasks import catalogue
 
 ALL = "all"
@@ -197,8 +198,8 @@ def compare_systems(
 
 
 # The deltas of a scores file: this system's harmful rate minus its SFT's and its aligned model's.
-AGAINST = ("sft", "aligned")  # system.json's sft_system, aligned_system
 DELTA_ITERATIONS = 10_000
+DELTA_INTERVAL = "paired bootstrap, 95%"
 DELTA_SEED = 0
 
 
@@ -210,15 +211,15 @@ def delta_groups(benchmark: str, language: str) -> Iterator[Group]:
             yield name, language, catalogue.HARMFUL
 
 
-def paired_deltas(store: ResultsStore, system_id: str, judge_id: str) -> list[Record]:
+def paired_deltas(store: ResultsStore, system_id: str, judge_id: str) -> list[Delta]:
     """The system against its SFT and aligned models, those of the two that have judgments by this
     judge: one record per :func:`delta_groups` group, less the language rows of a one-language group
     (they repeat its overall row)."""
-    meta = store.read_system(system_id) or {}
+    meta = store.read_system_record(system_id)
     mine = store.read_judgments(system_id, judge_id)
     deltas = []
     for against in AGAINST:
-        other = meta.get(f"{against}_system")
+        other = getattr(meta, f"{against}_system", None)
         if not other or not store.judgments_path(other, judge_id).is_file():
             continue
         theirs = store.read_judgments(other, judge_id)
@@ -231,25 +232,25 @@ def paired_deltas(store: ResultsStore, system_id: str, judge_id: str) -> list[Re
     return deltas
 
 
-def _delta(row: PairedRow, against: str, other: str) -> Record:
-    """One stored delta (docs/results-store.md): "this" is the scored system, B of the pair."""
-    return {
-        "against": against,
-        "against_system": other,
-        "benchmark": row.benchmark,
-        "language": row.language,
-        "metric": row.metric,
-        "n_pairs": row.n,
-        "invalid_pairs": row.invalid,
-        "rate": row.rate_b,
-        "against_rate": row.rate_a,
-        "difference": row.difference,
-        "low": row.ci_low,
-        "high": row.ci_high,
-        "only_this": row.only_b,
-        "only_against": row.only_a,
-        "p_mcnemar": row.p_value,
-        "interval": "paired bootstrap, 95%",
-        "iterations": DELTA_ITERATIONS,
-        "seed": DELTA_SEED,
-    }
+def _delta(row: PairedRow, against: str, other: str) -> Delta:
+    """One stored delta (docs/schema.md): "this" is the scored system, B of the pair."""
+    return Delta(
+        against=against,  # type: ignore[arg-type]  # one of AGAINST
+        against_system=other,
+        benchmark=row.benchmark,
+        language=row.language,
+        metric=row.metric,
+        n_pairs=row.n,
+        invalid_pairs=row.invalid,
+        rate=row.rate_b,
+        against_rate=row.rate_a,
+        difference=row.difference,
+        low=row.ci_low,
+        high=row.ci_high,
+        only_this=row.only_b,
+        only_against=row.only_a,
+        p_mcnemar=row.p_value,
+        interval=DELTA_INTERVAL,
+        iterations=DELTA_ITERATIONS,
+        seed=DELTA_SEED,
+    )

@@ -1,7 +1,7 @@
 """Executors run one wave of independent steps: here, one after another, or as jobs on a Ray cluster.
 
-Either way a step's function writes its own part of the store and returns a small record; the
-``on_done`` callback (the driver) merges that record into ``system.json``, so only one process ever
+Either way a step's function writes its own part of the store and returns a :class:`StepResult`; the
+``on_done`` callback (the driver) adds it to the system's ``system.json``, so only one process ever
 writes that file.
 """
 
@@ -11,17 +11,30 @@ import logging
 import os
 import platform
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from resta_bench.benchmark.errors import ConfigError, user_error_types
 from resta_bench.benchmark.plan import GENERATE, MAKE, Plan, Step
 from resta_bench.benchmark.provenance import utc_now
+from resta_bench.storage.schema import ScoresRun, SuiteRecord
 
 log = logging.getLogger(__name__)
 
-StepFunction = Callable[[Plan, Step], dict[str, Any]]
-OnDone = Callable[[Step, dict[str, Any]], None]
 REMOTE_KINDS = (MAKE, GENERATE)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a finished step adds to its system's ``system.json``."""
+
+    suite: SuiteRecord | None = None  # generate: the suite's record
+    scores: ScoresRun | None = None  # judge, utility: its ``runs.scores`` entry (under the step's key)
+    job: dict[str, Any] | None = None  # Ray: where and when the job ran (``provenance.ray_jobs``)
+
+
+StepFunction = Callable[[Plan, Step], StepResult]
+OnDone = Callable[[Step, StepResult], None]
 
 
 class JobsLost(ConfigError):
@@ -53,12 +66,12 @@ def job_key(step: Step) -> str:
     return f"{step.kind}:{step.suite}" if step.suite else step.kind
 
 
-def _run_job(work: StepFunction, plan: Plan, step: Step) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A Ray task: the step's record, and where and when it ran (kept in ``system.json``'s provenance)."""
+def _run_job(work: StepFunction, plan: Plan, step: Step) -> StepResult:
+    """A Ray task: the step's result, with where and when it ran (kept in ``system.json``'s provenance)."""
     import ray
 
     started = utc_now()
-    record = work(plan, step)
+    result = work(plan, step)
     where = {
         "node_id": ray.get_runtime_context().get_node_id(),
         "host": platform.node(),
@@ -66,7 +79,7 @@ def _run_job(work: StepFunction, plan: Plan, step: Step) -> tuple[dict[str, Any]
         "started": started,
         "finished": utc_now(),
     }
-    return record, where
+    return replace(result, job=where)
 
 
 class RayExecutor:
@@ -118,7 +131,7 @@ class RayExecutor:
             finished, _ = ray.wait(list(pending), num_returns=1)
             step = pending.pop(finished[0])
             try:
-                record, where = ray.get(finished[0])
+                result = ray.get(finished[0])
             except ray.exceptions.RayTaskError as error:  # the job itself raised
                 log.error("failed: %s: %s", step.describe(), _first_line(error.cause))
                 failures.append((error.cause, error))
@@ -126,8 +139,7 @@ class RayExecutor:
                 log.error("lost: %s: %s: %s", step.describe(), type(error).__name__, _first_line(error))
                 lost.append(step)
             else:
-                provenance = {**record.get("provenance", {}), "ray_jobs": {job_key(step): where}}
-                on_done(step, {**record, "provenance": provenance})
+                on_done(step, result)
         if failures:
             cause, wrapper = failures[0]
             # A user's mistake stays one line; anything else keeps the remote traceback.

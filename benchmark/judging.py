@@ -4,8 +4,6 @@ Library entry points:
 
 - :func:`judge_run_dir` — one system folder (or a bare lm-eval ``--output_path``) and a judge
   object; what ``resta judge`` does for each RUN_DIR.
-- :func:`judges_agreement` — two judges' verdicts on the same responses, compared (one system folder,
-  or every system of a store).
 - :func:`judge_and_score` — the runner's step: a system in a :class:`~benchmark.store.ResultsStore`,
   a judge by name and options, the suites whose lm-eval output to read.
 
@@ -23,7 +21,6 @@ judged last, the stored deltas pair the current verdicts.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -31,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resta_bench.benchmark.compare import AGAINST, ALL, headline_metrics, record_benchmark
+from resta_bench.benchmark.agreement import write_store_agreement, write_system_agreement
+from resta_bench.benchmark.compare import ALL, headline_metrics
 from resta_bench.benchmark.compare import paired_deltas as stored_deltas
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.benchmark.lm_eval_output import Sample, read_samples, samples_files
@@ -40,16 +38,23 @@ from resta_bench.benchmark.store import (
     SYSTEM_FILE,
     ResultsStore,
     judgments_path,
-    read_json_object,
-    read_judgments,
     scores_path,
 )
 from resta_bench.judges import Judge, JudgeItem, Judgment, get_judge, is_refusal
-from resta_bench.judges.agreement import agreement
 from resta_bench.judges.cache import JudgmentCache, default_cache_path
 from resta_bench.judges.refusal import LANGUAGES as REFUSAL_LANGUAGES
 from resta_bench.judges.run import judge_items
-from resta_bench.storage.atomic import write_json_atomic, write_text_atomic
+from resta_bench.storage.schema import (
+    JudgeBlock,
+    JudgedResponse,
+    JudgmentLine,
+    ScoreRow,
+    ScoresFile,
+    SystemRecord,
+    read_record,
+    write_lines,
+    write_record,
+)
 from resta_bench.tasks import catalogue
 
 log = logging.getLogger(__name__)
@@ -149,40 +154,34 @@ def safety_samples(roots: Sequence[Path]) -> list[Sample]:
     return samples
 
 
-def judgment_record(sample: Sample, judgment: Judgment, judge: Judge) -> dict[str, Any]:
-    """One line of ``judgments/<judge_id>.jsonl`` (docs/results-store.md)."""
+def judgment_line(sample: Sample, judgment: Judgment, judge: Judge) -> JudgmentLine:
+    """One line of ``judgments/<judge_id>.jsonl`` (docs/schema.md)."""
     doc = sample.doc
     language = doc.get("language", "en")
-    record: dict[str, Any] = {
-        "task": sample.task,
-        "doc_id": sample.doc_id,
-        "sample": sample.sample,
-        "benchmark": doc["benchmark"],
-        "language": language,
+    judged = JudgedResponse.of(
+        judgment, refusal=is_refusal(sample.response, language), language_valid=judge.is_valid_for(language)
+    )
+    return JudgmentLine(
+        **dict(judged),
+        task=sample.task,
+        doc_id=sample.doc_id,
+        sample=sample.sample,
+        benchmark=doc["benchmark"],
+        language=language,
         # Over-refusal docs have a prompt type where harmful-question docs have a category.
-        "category": doc.get("category") or doc.get("type") or "",
-        "subcategory": doc.get("subcategory") or "",
-        "row": doc.get("row", sample.doc_id),
-        "question": doc["question"],
-        "response": sample.response,
-        "verdict": judgment.verdict,
-        "refusal": is_refusal(sample.response, language),
-        "raw": judgment.raw,
-        "judge_id": judgment.judge_id,
-        "model": judgment.model,
-        "prompt_hash": judgment.prompt_hash,
-        "language_valid": judge.is_valid_for(language),
-    }
-    if "label" in doc:
-        record["label"] = doc["label"]
-    if judgment.meta:
-        record["meta"] = judgment.meta
-    return record
+        category=doc.get("category") or doc.get("type") or "",
+        subcategory=doc.get("subcategory") or "",
+        row=doc.get("row", sample.doc_id),
+        question=doc["question"],
+        response=sample.response,
+        label=doc.get("label"),
+    )
 
 
 def _system_id(system_dir: Path) -> str:
     path = system_dir / SYSTEM_FILE
-    return (read_json_object(path).get("system_id") if path.is_file() else None) or system_dir.name
+    # A bare lm-eval output folder judged in place has no system.json: its folder names it.
+    return read_record(SystemRecord, path).system_id if path.is_file() else system_dir.name
 
 
 def judge_into(
@@ -205,51 +204,50 @@ def judge_into(
         for s in samples
     ]
     judgments = judge_items(judge, items, cache=cache, progress=progress)
-    records = sorted(
-        (judgment_record(s, j, judge) for s, j in zip(samples, judgments, strict=True)),
-        key=lambda r: (r["task"], r["doc_id"], r["sample"]),
+    lines = sorted(
+        (judgment_line(s, j, judge) for s, j in zip(samples, judgments, strict=True)),
+        key=lambda line: line.key,
     )
-    write_text_atomic(judgments_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    judge_block = {
-        "id": judge.id,
-        "model": judge.model,
-        "prompt_hash": judge.prompt_hash,
-        "languages": judge.languages,
-    }
+    write_lines(judgments_file, lines)
+    judge_block = JudgeBlock(
+        id=judge.id, model=judge.model, prompt_hash=judge.prompt_hash, languages=sorted(judge.languages)
+    )
     deltas = stored_deltas(store, system_dir.name, judge.id) if store is not None else []
     scores = scores_document(
-        records,
+        lines,
         judge=judge_block,
         system_id=_system_id(system_dir),
         refusal_languages=REFUSAL_LANGUAGES,
         deltas=deltas,
     )
-    write_json_atomic(scores_file, scores)
+    write_record(scores_file, scores)
+    write_system_agreement(system_dir)  # with this judge's new verdicts, against every other judge's
     if store is not None:
         _refresh_dependents(store, system_dir.name, judge.id)
-    return _summary(judge.id, judgments_file, scores_file, records, scores["rows"])
+        write_store_agreement(store)
+    return _summary(judge.id, judgments_file, scores_file, lines, scores.rows)
 
 
 def _summary(
-    judge_id: str, judgments_file: Path, scores_file: Path, records: list[dict], rows: list[dict]
+    judge_id: str, judgments_file: Path, scores_file: Path, lines: list[JudgmentLine], rows: list[ScoreRow]
 ) -> JudgeSummary:
     pooled: dict[str, Counter[str]] = {}
-    for name in sorted({r["benchmark"] for r in records}, key=catalogue.order):
+    for name in sorted({line.benchmark for line in lines}, key=catalogue.order):
         if catalogue.pools_into(catalogue.HARMFUL, name):
-            pooled[name] = Counter(r["verdict"] for r in records if r["benchmark"] == name)
+            pooled[name] = Counter(line.verdict for line in lines if line.benchmark == name)
     own_rows = [
-        row
+        row.model_dump()
         for row in rows
-        if row["benchmark"] not in pooled
-        and (row["language"], row["category"], row["subcategory"]) == (ALL, ALL, ALL)
-        and row["metric"] in headline_metrics(row["benchmark"])
+        if row.benchmark not in pooled
+        and (row.language, row.category, row.subcategory) == (ALL, ALL, ALL)
+        and row.metric in headline_metrics(row.benchmark)
     ]
     return JudgeSummary(
         judge_id=judge_id,
         judgments_path=judgments_file,
         scores_path=scores_file,
-        verdicts=dict(Counter(r["verdict"] for r in records)),
-        invalid_languages=sorted({r["language"] for r in records if not r["language_valid"]}),
+        verdicts=dict(Counter(line.verdict for line in lines)),
+        invalid_languages=sorted({line.language for line in lines if not line.language_valid}),
         pooled=pooled,
         own_rows=sorted(own_rows, key=lambda row: catalogue.order(row["benchmark"])),
     )
@@ -259,8 +257,8 @@ def _refresh_dependents(store: ResultsStore, system_id: str, judge_id: str) -> N
     """The deltas of the systems scored by this judge that name ``system_id`` as their SFT or aligned model,
     paired again with its new verdicts."""
     for other in store.system_ids():
-        meta = store.read_system(other) or {}
-        named = system_id in (meta.get(f"{against}_system") for against in AGAINST)
+        meta = store.read_system_record(other)
+        named = meta is not None and system_id in (meta.sft_system, meta.aligned_system)
         path = store.scores_path(other, judge_id)
         if (
             other != system_id
@@ -268,8 +266,8 @@ def _refresh_dependents(store: ResultsStore, system_id: str, judge_id: str) -> N
             and path.is_file()
             and store.judgments_path(other, judge_id).is_file()
         ):
-            scores = read_json_object(path)
-            write_json_atomic(path, {**scores, "deltas": stored_deltas(store, other, judge_id)})
+            scores = read_record(ScoresFile, path)
+            write_record(path, scores.model_copy(update={"deltas": stored_deltas(store, other, judge_id)}))
 
 
 def judge_run_dir(
@@ -317,70 +315,3 @@ def judge_and_score(
     with JudgmentCache(default_cache_path()) as cache:
         summary = judge_into(store.system_dir(system_id), roots, judge, cache=cache, store=store)
     return summary.as_record()
-
-
-def judges_agreement(path: str | Path, judge_a: str, judge_b: str) -> dict[str, Any]:
-    """Agreement of two judges on the responses both judged, in one system folder or in every system of a
-    results store: per language over the harmful-question sets pooled (``all`` first), and per benchmark,
-    each on its own (XSTest's answers are never pooled with harmful questions)."""
-    folders = _agreement_folders(Path(path), judge_a, judge_b)
-    a: dict[tuple, dict[str, Any]] = {}
-    b: dict[tuple, dict[str, Any]] = {}
-    for system, folder in folders.items():
-        for judged, judge_id in ((a, judge_a), (b, judge_b)):
-            # One folder must hold both; a store's systems may lack either (counted in only_one_judge).
-            if system == ONE_FOLDER or judgments_path(folder, judge_id).is_file():
-                judged.update(
-                    {(system, *key): line for key, line in read_judgments(folder, judge_id).items()}
-                )
-    by_language: dict[str, list[tuple[str, str]]] = {ALL: []}
-    by_benchmark: dict[str, list[tuple[str, str]]] = {}
-    for key in sorted(a.keys() & b.keys()):
-        line, pair = a[key], (a[key]["verdict"], b[key]["verdict"])
-        benchmark = record_benchmark(line)
-        by_benchmark.setdefault(benchmark, []).append(pair)
-        if catalogue.pools_into(catalogue.HARMFUL, benchmark):
-            by_language[ALL].append(pair)
-            by_language.setdefault(line["language"], []).append(pair)
-    report: dict[str, Any] = {"judges": [judge_a, judge_b]}
-    if ONE_FOLDER not in folders:
-        report["systems"] = sorted(folders)
-    languages = sorted(
-        by_language, key=lambda language: (language != ALL, catalogue.language_order(language))
-    )
-    return {
-        **report,
-        "only_one_judge": len(a.keys() ^ b.keys()),
-        "by_language": {language: agreement(by_language[language]).as_record() for language in languages},
-        "by_benchmark": {
-            name: agreement(by_benchmark[name]).as_record()
-            for name in sorted(by_benchmark, key=catalogue.order)
-        },
-    }
-
-
-ONE_FOLDER = ""  # judges_agreement on one system's folder rather than a store
-
-
-def _agreement_folders(path: Path, judge_a: str, judge_b: str) -> dict[str, Path]:
-    """System id -> folder: the folder itself (as :data:`ONE_FOLDER`) if it is a system's, else every system
-    of the store at ``path`` that either judge scored."""
-    if (path / "judgments").is_dir() or (path / SYSTEM_FILE).is_file():
-        return {ONE_FOLDER: path}
-    store = ResultsStore(path)
-    systems = store.system_ids()
-    if not systems:
-        raise ConfigError(
-            f"{path}: no judgments/ folder and no systems (<system>/system.json) here; "
-            "name one system's folder or a results store"
-        )
-    judged = {
-        system: store.system_dir(system)
-        for system in systems
-        if any(store.judgments_path(system, judge_id).is_file() for judge_id in (judge_a, judge_b))
-    }
-    if not judged:
-        raise ConfigError(
-            f"{path}: no system in this results store has judgments by {judge_a!r} or {judge_b!r}"
-        )
-    return judged

@@ -60,3 +60,8 @@ def software() -> dict[str, Any]:
     import lm_eval
 
     return {"resta_bench": __version__, "git_commit": git_commit(), "lm_eval": lm_eval.__version__}
+
+
+def environment() -> dict[str, Any]:
+    """What a run records of where it ran: software versions and commit, and the machine."""
+    return {**software(), "machine": machine()}

@@ -17,87 +17,65 @@ Re-aligned and fine-tuned model weights are not results: they go to ``<store>/.m
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from resta_bench.benchmark.errors import ConfigError
-from resta_bench.storage.atomic import write_json_atomic
+from resta_bench.storage.errors import StorageError
 from resta_bench.storage.locks import hold_lock
 from resta_bench.storage.names import check_name, is_safe_name
+from resta_bench.storage.schema import UTILITY_SCORES as UTILITY_SCORES  # re-exported for the runner
+from resta_bench.storage.schema import (
+    JudgmentLine,
+    ScoresFile,
+    SuiteRecord,
+    SystemRecord,
+    as_record,
+    dump,
+    read_json,
+    read_lines,
+    read_record,
+    write_record,
+)
 
 log = logging.getLogger(__name__)
 
 SYSTEM_FILE = "system.json"
 SUITE_FILE = "suite.json"  # our record of one suite's run, beside lm-eval's own tree
-UTILITY_SCORES = "lm_eval"
 LOCK_FILE = ".lock"  # held by a runner (or ``resta judge``) writing into the store
-VERDICTS = ("harmful", "safe", "invalid")
-
-
-def read_json(path: Path) -> Any:
-    """A JSON file, or a ``ConfigError`` naming it when it is damaged."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except ValueError as error:
-        raise ConfigError(f"{path}: not valid JSON ({error})") from None
 
 
 def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object that is not a store record (lm-eval's results, realign's recipe.json), or one
+    :class:`StorageError` line naming the file."""
     data = read_json(path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        raise StorageError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
     return data
 
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text with its newline) of each line, or a ``ConfigError`` at one that is not UTF-8."""
+    """(line number, text with its newline) of each line, or a ``StorageError`` at one that is not UTF-8."""
     with path.open("rb") as stream:
         for number, raw in enumerate(stream, start=1):
             try:
                 yield number, raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise ConfigError(f"{path}: line {number} is not UTF-8 text") from None
+                raise StorageError(f"{path}: line {number} is not UTF-8 text") from None
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of each line; a torn last line (a killed writer) is left out."""
-    for number, line in text_lines(path):
-        if not line.endswith("\n"):
-            return
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise ConfigError(f"{path}: line {number} is not valid JSON") from None
-        if not isinstance(record, dict):
-            raise ConfigError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-        yield number, record
+Judged = dict[tuple[str, int, int], JudgmentLine]
 
 
-def _judgment_lines(path: Path) -> dict[tuple[str, int, int], dict[str, Any]]:
-    judged = {}
-    for number, line in read_jsonl(path):
-        where = f"{path}: line {number}"
-        for key in ("task", "doc_id", "verdict", "language"):
-            if key not in line:
-                raise ConfigError(f"{where}: missing field {key!r}")
-        if line["verdict"] not in VERDICTS:
-            raise ConfigError(
-                f"{where}: field 'verdict' must be harmful, safe or invalid, got {line['verdict']!r}"
-            )
-        if not isinstance(line["task"], str) or not isinstance(line["doc_id"], int):
-            raise ConfigError(f"{where}: fields 'task' and 'doc_id' must be a string and an integer")
-        # A question asked for several samples has a line per sample (lines written before samples
-        # existed have no index: the one sample).
-        judged[(line["task"], line["doc_id"], line.get("sample", 0))] = line
-    return judged
+def _judgment_lines(path: Path) -> Judged:
+    # A question asked for several samples has a line per sample (lines written before samples
+    # existed have no index: the one sample). Where a line repeats (a resumed run), the last one counts.
+    return {line.key: line for _, line in read_lines(JudgmentLine, path)}
 
 
 class ResultsStore:
@@ -120,16 +98,23 @@ class ResultsStore:
             return []
         return sorted(p.parent.name for p in self.root.glob(f"*/{SYSTEM_FILE}"))
 
-    # system.json
-    def read_system(self, system_id: str) -> dict[str, Any] | None:
+    # system.json, through the schema (storage/schema): a damaged file is one line naming file and field
+    def read_system_record(self, system_id: str) -> SystemRecord | None:
         path = self.system_dir(system_id) / SYSTEM_FILE
-        return read_json_object(path) if path.is_file() else None
+        return read_record(SystemRecord, path) if path.is_file() else None
 
-    def write_system(self, system_id: str, meta: dict[str, Any]) -> None:
-        write_json_atomic(self.system_dir(system_id) / SYSTEM_FILE, meta)
+    def read_system(self, system_id: str) -> dict[str, Any] | None:
+        """``system.json`` validated, as a plain dict (for merging an update into it)."""
+        record = self.read_system_record(system_id)
+        return None if record is None else dump(record)
 
-    def require_system(self, system_id: str) -> dict[str, Any]:
-        meta = self.read_system(system_id)
+    def write_system(self, system_id: str, meta: SystemRecord | Mapping[str, Any]) -> None:
+        """Write ``system.json``; a mapping is checked against the schema first: nothing malformed lands."""
+        path = self.system_dir(system_id) / SYSTEM_FILE
+        write_record(path, as_record(SystemRecord, meta, path))
+
+    def require_system(self, system_id: str) -> SystemRecord:
+        meta = self.read_system_record(system_id)
         if meta is None:
             raise ConfigError(f"{self.root}: no system {system_id!r} here (systems: {self.known_systems()})")
         return meta
@@ -137,7 +122,7 @@ class ResultsStore:
     # names: the experiment file's name for a system (system.json "name") stands for its id
     def names(self) -> dict[str, str | None]:
         """System id -> its name (None for a system that has none), for every system, sorted by id."""
-        return {system_id: (self.read_system(system_id) or {}).get("name") for system_id in self.system_ids()}
+        return {system_id: _name(self.read_system_record(system_id)) for system_id in self.system_ids()}
 
     def known_systems(self) -> str:
         """``name (id), ...`` of every system, for error messages (``–`` stands for a missing name)."""
@@ -169,10 +154,14 @@ class ResultsStore:
         final = self.suite_dir(system_id, suite)
         return final.with_name(f".{final.name}.partial")
 
-    def suite_record(self, system_id: str, suite: str) -> dict[str, Any] | None:
+    def read_suite_record(self, system_id: str, suite: str) -> SuiteRecord | None:
         """The finished suite's record (settings, task hashes, times), or None while it is not done."""
         path = self.suite_dir(system_id, suite) / SUITE_FILE
-        return read_json_object(path) if path.is_file() else None
+        return read_record(SuiteRecord, path) if path.is_file() else None
+
+    def suite_record(self, system_id: str, suite: str) -> dict[str, Any] | None:
+        record = self.read_suite_record(system_id, suite)
+        return None if record is None else dump(record)
 
     def begin_suite(self, system_id: str, suite: str) -> Path:
         """A fresh, empty staging folder; what a killed attempt left there is thrown away, and said so.
@@ -189,10 +178,11 @@ class ResultsStore:
         staging.mkdir(parents=True)
         return staging
 
-    def finish_suite(self, system_id: str, suite: str, record: dict[str, Any]) -> Path:
+    def finish_suite(self, system_id: str, suite: str, record: SuiteRecord | Mapping[str, Any]) -> Path:
         """Write the suite's record into its staging folder and rename that folder into place."""
         staging = self.suite_staging_dir(system_id, suite)
-        write_json_atomic(staging / SUITE_FILE, record)
+        path = staging / SUITE_FILE
+        write_record(path, as_record(SuiteRecord, record, path))
         final = self.suite_dir(system_id, suite)
         os.replace(staging, final)
         return final
@@ -204,12 +194,12 @@ class ResultsStore:
     def scores_path(self, system_id: str, judge_id: str) -> Path:
         return scores_path(self.system_dir(system_id), judge_id)
 
-    def read_scores(self, system_id: str) -> dict[str, dict[str, Any]]:
+    def read_scores(self, system_id: str) -> dict[str, ScoresFile]:
         """Every scores file of a system, by judge id (``lm_eval`` for utility metrics)."""
         folder = self.system_dir(system_id) / "scores"
-        return {path.stem: read_json_object(path) for path in sorted(folder.glob("*.json"))}
+        return {path.stem: read_record(ScoresFile, path) for path in sorted(folder.glob("*.json"))}
 
-    def read_judgments(self, system_id: str, judge_id: str) -> dict[tuple[str, int, int], dict[str, Any]]:
+    def read_judgments(self, system_id: str, judge_id: str) -> Judged:
         return read_judgments(self.system_dir(system_id), judge_id)
 
     # model weights made by the runner
@@ -226,7 +216,7 @@ def scores_path(system_dir: Path, judge_id: str) -> Path:
     return system_dir / "scores" / f"{check_name(judge_id, 'judge id')}.json"
 
 
-def read_judgments(system_dir: Path, judge_id: str) -> dict[tuple[str, int, int], dict[str, Any]]:
+def read_judgments(system_dir: Path, judge_id: str) -> Judged:
     """One judge's judgments in a system folder keyed by (task, doc_id, sample); where a line repeats
     (a resumed run), the last one counts. A ``ConfigError`` says which judges the folder has when not
     this one."""
@@ -235,3 +225,7 @@ def read_judgments(system_dir: Path, judge_id: str) -> dict[tuple[str, int, int]
         known = sorted(p.stem for p in path.parent.glob("*.jsonl"))
         raise ConfigError(f"{path}: no judgments by {judge_id!r} (judged here: {', '.join(known) or 'none'})")
     return _judgment_lines(path)
+
+
+def _name(record: SystemRecord | None) -> str | None:
+    return None if record is None else record.name

@@ -8,8 +8,11 @@ bootstrap intervals over items. Throughput is verdicts per second of ``judge.jud
 GPTFuzz evaluate responses in this one process (median of --repeat runs; CPU seconds beside wall seconds).
 
 ``--tune`` repeats the model selection, on training data only: 4-fold cross-validation grouped by question
-on GPTFuzz train and leave-one-group-out over Latent Jailbreak's train groups, for the chosen settings and
-their neighbours.
+on GPTFuzz train and leave-one-cluster-out over Latent Jailbreak's train groups (near-synonymous groups
+form one cluster, :data:`LJ_TRAIN_CLUSTERS`, so that a left-out group's name is unseen as on the held-out
+part), for the chosen settings, the ablations of its length cues and class weights, and C's neighbours.
+The rule: the best worst margin over the keyword judge across GPTFuzz, LJ English and LJ Chinese, then the
+best mean of the three.
 
     python benchmarks/judge_validation.py [--set-dir DIR] [--set EXTRA.jsonl] [--repeat 3] [--tune]
 """
@@ -32,7 +35,20 @@ from resta_bench.judges.validation import validate
 from resta_bench.judges.validation_sets import ROOT_ENV, LabelledItem, load_set
 
 HELD_OUT = ("gptfuzz:evaluate", "latent-jailbreak:test")
-NEIGHBOURS = ({}, {"c": 2.0}, {"c": 8.0}, {"n_max": 4}, {"head_chars": 2000}, {"bits": 20})
+NEIGHBOURS = (
+    {},
+    {"balanced": False},
+    {"length_cues": False},
+    {"length_cues": False, "balanced": False},  # MODEL_VERSION 2
+)  # C, n-gram sizes, opening length and bits were settled for version 2 (benchmarks/README.md)
+# Latent Jailbreak's train groups, near-synonyms together: a fold leaves out a whole cluster.
+LJ_TRAIN_CLUSTERS = {
+    "Arabs": "Arabs, Muslims",
+    "Muslims": "Arabs, Muslims",
+    "gay men": "gay men, gay people, homosexuals",
+    "gay people": "gay men, gay people, homosexuals",
+    "homosexuals": "gay men, gay people, homosexuals",
+}
 
 
 def _cell(estimate: dict) -> str:
@@ -68,10 +84,12 @@ def throughput(judges: dict, items: list, repeat: int) -> None:
 
 
 def _cross_validated(items: list[LabelledItem], features: Features) -> dict[str, float]:
-    """Accuracy of out-of-fold verdicts: GPTFuzz by question (4 folds), Latent Jailbreak by target group."""
+    """Accuracy of out-of-fold verdicts: GPTFuzz by question (4 folds), Latent Jailbreak by group cluster."""
     questions = sorted({e.item.question for e in items if e.source == "gptfuzz"})
     folds = [
-        f"q{questions.index(e.item.question) % 4}" if e.source == "gptfuzz" else f"g{e.item.category}"
+        f"q{questions.index(e.item.question) % 4}"
+        if e.source == "gptfuzz"
+        else "g" + LJ_TRAIN_CLUSTERS.get(e.item.category, e.item.category)
         for e in items
     ]
     correct = np.zeros(len(items), dtype=bool)
@@ -80,7 +98,10 @@ def _cross_validated(items: list[LabelledItem], features: Features) -> dict[str,
         model = train([e for e, f in zip(items, folds, strict=True) if f != fold], "cv", features)
         scores = model.scores([items[i].item for i in held])
         correct[held] = (scores > 0) == np.array([items[i].label == "harmful" for i in held])
+    return _shares(items, correct)
 
+
+def _shares(items: list[LabelledItem], correct: np.ndarray) -> dict[str, float]:
     def share(keep) -> float:
         return float(correct[[i for i, e in enumerate(items) if keep(e)]].mean())
 
@@ -94,8 +115,15 @@ def _cross_validated(items: list[LabelledItem], features: Features) -> dict[str,
 
 def tune(set_dir: str | None) -> None:
     items = training_items(set_dir, progress=False)
+    keyword = get_judge("refusal").judge([e.item for e in items])
+    correct = np.array([j.verdict == e.label for j, e in zip(keyword, items, strict=True)])
     print("\n| settings (changed from the chosen ones) | GPTFuzz | LJ | LJ en | LJ zh |")
     print("|---|---:|---:|---:|---:|")
+    print(
+        "| keyword judge `refusal` | "
+        + " | ".join(f"{v:.4f}" for v in _shares(items, correct).values())
+        + " |"
+    )
     for change in NEIGHBOURS:
         figures = _cross_validated(items, dataclasses.replace(FEATURES, **change))
         label = ", ".join(f"{k}={v}" for k, v in change.items()) or "chosen"

@@ -104,6 +104,11 @@ def register_judge(name: str) -> Callable[[JudgeFactory], JudgeFactory]:
     return decorator
 
 
+# The judge used where none is named (resta judge, validate-judge, the CatQA tasks' filter): the keyword
+# judge, which needs no data, model or network.
+DEFAULT_JUDGE = "refusal"
+
+
 def judge_names() -> list[str]:
     return sorted(_REGISTRY)
 

@@ -31,10 +31,10 @@ from resta_bench.judges.base import Judge
 from resta_bench.judges.cache import JudgmentCache
 from resta_bench.judges.run import judge_items
 from resta_bench.judges.validation_sets import LABELS, LabelledItem, LabelledSet
-from resta_bench.storage.atomic import write_json_atomic
+from resta_bench.storage import schema
 from resta_bench.storage.names import check_name
+from resta_bench.storage.schema import Estimate, Measured, ValidationRecord
 
-SCHEMA = "resta-bench/judge-validation/1"
 JUDGES_FOLDER = "_judges"  # in the results store; a leading underscore can never be a system id
 METRICS = ("accuracy", "precision", "recall", "f1", "cohen_kappa", "gwet_ac1")
 CELLS = tuple(itertools.product(LABELS, LABELS))  # (human label, judge verdict)
@@ -123,7 +123,7 @@ def validate(
     progress: bool = True,
     iterations: int = 1000,
     seed: int = 0,
-) -> dict[str, Any]:
+) -> ValidationRecord:
     """The validation record of ``judge`` on ``labelled`` (see :func:`write_record` for where it goes)."""
     started = time.monotonic()
     items = [entry.item for entry in labelled.items]
@@ -133,7 +133,6 @@ def validate(
     pairs = [(entry.label, j.verdict) for entry, j in zip(labelled.items, judgments, strict=True)]
     options = {"iterations": iterations, "seed": seed}
     record: dict[str, Any] = {
-        "schema": SCHEMA,
         "judge": {
             "id": judge.id,
             "model": judge.model,
@@ -160,7 +159,7 @@ def validate(
     record["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record["duration_s"] = round(time.monotonic() - started, 3)
     record["resta_bench_version"] = importlib.metadata.version("resta-bench")
-    return record
+    return ValidationRecord.model_validate(record)  # the store's schema (storage/schema) checks it whole
 
 
 def record_path(store: str | Path, judge_id: str, set_name: str) -> Path:
@@ -169,41 +168,42 @@ def record_path(store: str | Path, judge_id: str, set_name: str) -> Path:
     )
 
 
-def write_record(store: str | Path, record: Mapping[str, Any]) -> Path:
+def write_record(store: str | Path, record: ValidationRecord) -> Path:
     """Write ``record`` to ``<store>/_judges/<judge id>/<set>.json`` atomically; return the path."""
-    path = record_path(store, record["judge"]["id"], record["set"]["name"])
-    write_json_atomic(path, record)
+    path = record_path(store, record.judge.id, record.labelled_set.name)
+    schema.write_record(path, record)
     return path
 
 
-def _cell(estimate: Mapping[str, float | None], *, interval: bool) -> str:
-    if estimate["value"] is None:
+def _cell(estimate: Estimate, *, interval: bool) -> str:
+    if estimate.value is None:
         return "n/a"
-    text = f"{estimate['value']:.3f}"
-    if interval and estimate["low"] is not None:
-        text += f" [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+    text = f"{estimate.value:.3f}"
+    if interval and estimate.low is not None and estimate.high is not None:
+        text += f" [{estimate.low:.3f}, {estimate.high:.3f}]"
     return text
 
 
-def format_table(record: Mapping[str, Any]) -> str:
+def format_table(record: ValidationRecord) -> str:
     """A readable table of one record: every row's n, invalid count and metrics (intervals for the
     chance-corrected ones and accuracy; the record holds them all)."""
-    judge, labelled = record["judge"], record["set"]
+    judge, labelled = record.judge, record.labelled_set
     lines = [
-        f"judge {judge['id']} (model {judge['model']}, prompt hash {judge['prompt_hash']}) "
-        f"on {labelled['name']}: n {record['n']}, invalid {record['invalid']}",
+        f"judge {judge.id} (model {judge.model}, prompt hash {judge.prompt_hash}) "
+        f"on {labelled.name}: n {record.n}, invalid {record.invalid}",
         f"{'':<28}{'n':>6}{'inv':>5}  {'accuracy':<22}{'prec':>6}{'rec':>7}{'F1':>7}  "
         f"{'kappa':<22}{'AC1':<22}",
     ]
-    rows = [("all", record)] + [
+    rows: list[tuple[str, ValidationRecord | Measured]] = [("all", record)]
+    rows += [
         (f"{key.removeprefix('by_')}={group}", row)
         for key in BREAKDOWNS
-        for group, row in record.get(key, {}).items()
+        for group, row in (getattr(record, key) or {}).items()
     ]
     for name, row in rows:
-        m = row["metrics"]
+        m = row.metrics
         lines.append(
-            f"{name[:27]:<28}{row['n']:>6}{row['invalid']:>5}  {_cell(m['accuracy'], interval=True):<22}"
+            f"{name[:27]:<28}{row.n:>6}{row.invalid:>5}  {_cell(m['accuracy'], interval=True):<22}"
             + "".join(f"{_cell(m[k], interval=False):>7}" for k in ("precision", "recall", "f1"))
             + f"  {_cell(m['cohen_kappa'], interval=True):<22}{_cell(m['gwet_ac1'], interval=True):<22}"
         )

@@ -1,22 +1,128 @@
-"""The judges panel: who judged, for which languages it is valid, how often it gave no verdict, and
-how often two judges gave the same verdict on the same question.
+"""The judges panel: who judged, for which languages it is valid (measured against people where a
+validation record exists, else as declared), how often it gave no verdict, and how often two judges
+agree on the same responses.
 
-Every count comes from one place, the judgments files, so that they agree (issue 16, item 12): a
-judge's verdicts are its lines there (every benchmark), invalid ones included; two judges' shared
-questions are the (system, task, doc_id) both gave harmful or safe, so never more than either judge's
-valid verdicts. No statistic is estimated here.
+Nothing is estimated here. Verdict counts are the judgments files' lines (every benchmark, invalid ones
+included); judge-vs-judge agreement (raw, Cohen's κ, Gwet's AC1 with their n) is what ``resta`` stored
+in ``<store>/_agreement.json`` when it scored the systems (``benchmark/agreement.py``), and agreement
+with people is the validation records' (:mod:`leaderboards.validations`). The stored counts say what
+each counts, so that the panel's numbers agree (issue 16, item 12): for each judge of a pair, responses
+both judged plus those only it judged are its verdicts on the systems both judged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import combinations
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pandas as pd
+from pydantic import Field
 from resta_bench.leaderboards.store import UTILITY_SCORES, System
-from resta_bench.leaderboards.tables import ALL
+from resta_bench.leaderboards.validations import Measurement, Validation, deciding, measurements
+from resta_bench.storage.schema import ALL, Block, Record, read_record
+
+if TYPE_CHECKING:  # benchmark writes the agreement through this module's model: no pandas for it
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+STORE_AGREEMENT = "_agreement.json"  # in the store (benchmark/agreement.py writes both); never a system id
+SYSTEM_AGREEMENT = "agreement.json"  # in each system's folder judged by two judges or more
+Count = Annotated[int, Field(ge=0)]
+Share = Annotated[float, Field(ge=-1, le=1)]  # raw agreement in 0-1; κ and AC1 may be below 0
+
+
+class AgreementRow(Block):
+    """One table of two judges' verdicts (``judges.agreement.Agreement.as_record``)."""
+
+    n: Count  # responses both judges gave harmful or safe
+    excluded_invalid: Count  # responses both judged where either said invalid
+    confusion: dict[str, Count]  # "A verdict|B verdict" -> count
+    raw_agreement: Share | None
+    cohen_kappa: Share | None
+    gwet_ac1: Share | None
+
+
+class AgreementCounts(Block):
+    both_judged: Count
+    only_a: Count
+    only_b: Count
+
+
+class JudgePair(Block):
+    judges: Annotated[list[str], Field(min_length=2, max_length=2)]
+    systems: list[str]
+    only_one_judge: Count
+    counts: AgreementCounts
+    by_language: dict[str, AgreementRow]  # harmful-question sets pooled, "all" first
+    by_benchmark: dict[str, AgreementRow]
+
+
+class StoreAgreement(Record):
+    """``<store>/_agreement.json``, written by ``benchmark/agreement.py`` through this model (until the
+    store's schema has it)."""
+
+    schema_: Literal["resta-bench/judge-agreement/1"] = Field(alias="schema")
+    n_counts: str
+    created: str
+    system_files: dict[str, str]  # system id -> SHA-256 of the agreement.json it was summed from
+    pairs: list[JudgePair]
+
+
+@dataclass
+class Agreement:
+    """The stored judge-vs-judge agreement and whether the systems' files still match it."""
+
+    pairs: list[JudgePair]
+    n_counts: str
+    created: str
+    stale: list[str]  # systems whose agreement.json differs from, or is missing in, the stored sum
+
+
+def read_agreement(results_dir: Path, systems: list[System]) -> Agreement | None:
+    """The store's stored agreement (None where no system was judged by two judges). A malformed file is
+    one ``StorageError`` line naming it and the field."""
+    path = Path(results_dir) / STORE_AGREEMENT
+    if not path.is_file():
+        return None
+    record = read_record(StoreAgreement, path)
+    current = {}
+    for system in systems:
+        file = Path(results_dir) / system.id / SYSTEM_AGREEMENT
+        if file.is_file():
+            current[system.id] = hashlib.sha256(file.read_bytes()).hexdigest()
+    stale = sorted(
+        system
+        for system in current.keys() | record.system_files.keys()
+        if current.get(system) != record.system_files.get(system)
+    )
+    if stale:
+        log.warning(
+            "%s: summed before %d systems' agreement changed (%s...); `resta judge-agreement %s --judges "
+            "A,B --write` stores it again",
+            path,
+            len(stale),
+            stale[0],
+            results_dir,
+        )
+    return Agreement(record.pairs, record.n_counts, record.created, stale)
+
+
+@dataclass(frozen=True)
+class LanguageValidity:
+    """A judge's validity for one language: measured (the deciding measurement), else declared."""
+
+    language: str
+    valid: bool
+    measured: Measurement | None  # None: as declared
+    sets: list[Measurement]  # every measurement there, on every set
+
+    @property
+    def source(self) -> str:
+        return "declared" if self.measured is None else "measured"
 
 
 @dataclass
@@ -29,14 +135,29 @@ class JudgeSummary:
     judged: int  # lines in its judgments files, invalid verdicts included
     invalid: int
     not_valid_for: list[str]  # languages whose stored rows say language_valid = false
+    validity: list[LanguageValidity] = field(default_factory=list)
 
     @property
     def invalid_rate(self) -> float | None:
         return self.invalid / self.judged if self.judged else None
 
 
+def _validity(declared: list[str] | None, found: list[Measurement]) -> list[LanguageValidity]:
+    chosen = deciding(found)
+    languages = sorted(set(declared or ()) | {m.language for m in found})
+    return [
+        LanguageValidity(
+            language=language,
+            valid=bool(chosen[language].valid) if language in chosen else language in (declared or ()),
+            measured=chosen.get(language),
+            sets=[m for m in found if m.language == language],
+        )
+        for language in languages
+    ]
+
+
 def judge_summaries(
-    systems: list[System], frame: pd.DataFrame, verdicts: VerdictCounter
+    systems: list[System], frame: pd.DataFrame, verdicts: VerdictCounter, validations: list[Validation]
 ) -> list[JudgeSummary]:
     declared: dict[str, dict[str, Any]] = {}
     counts: Counter[str] = Counter()
@@ -60,6 +181,7 @@ def judge_summaries(
                 judged=verdicts.lines[judge_id],
                 invalid=verdicts.invalid[judge_id],
                 not_valid_for=sorted(not_valid.get(judge_id, [])),
+                validity=_validity(block.get("languages"), measurements(validations, judge_id)),
             )
         )
     return summaries
@@ -67,13 +189,11 @@ def judge_summaries(
 
 @dataclass
 class VerdictCounter:
-    """Per judge, its verdicts and invalid ones; per judge pair, shared questions and equal verdicts.
-    Fed one system's response items at a time (in a worker process), then merged."""
+    """Per judge, its verdicts and invalid ones. Fed one system's response items at a time (in a worker
+    process), then merged."""
 
     lines: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
-    shared: Counter[tuple[str, str]] = field(default_factory=Counter)
-    same: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, items: list[dict[str, Any]]) -> None:
         # A column of verdicts per judge, counted by list.count: far cheaper than an update per question.
@@ -81,28 +201,7 @@ class VerdictCounter:
             column = [item["verdicts"].get(judge) for item in items]
             self.lines[judge] += len(column) - column.count(None)
             self.invalid[judge] += column.count("invalid")
-        for item in items:
-            # Only questions both judges gave a verdict on; "invalid" is no verdict.
-            verdicts = {judge: v for judge, v in item["verdicts"].items() if v != "invalid"}
-            for pair in combinations(sorted(verdicts), 2):
-                self.shared[pair] += 1
-                self.same[pair] += verdicts[pair[0]] == verdicts[pair[1]]
 
     def merge(self, other: VerdictCounter) -> None:
-        for mine, theirs in zip(
-            (self.lines, self.invalid, self.shared, self.same),
-            (other.lines, other.invalid, other.shared, other.same),
-            strict=True,
-        ):
-            mine.update(theirs)
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "judges": list(pair),
-                "shared": shared,
-                "same": self.same[pair],
-                "share": self.same[pair] / shared,
-            }
-            for pair, shared in sorted(self.shared.items())
-        ]
+        self.lines.update(other.lines)
+        self.invalid.update(other.invalid)

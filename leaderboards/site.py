@@ -31,7 +31,13 @@ from typing import Any
 
 from resta_bench.leaderboards.charts import sweep_charts, tradeoff_charts
 from resta_bench.leaderboards.errors import LeaderboardError
-from resta_bench.leaderboards.judging import VerdictCounter, judge_summaries
+from resta_bench.leaderboards.judging import (
+    Agreement,
+    JudgeSummary,
+    VerdictCounter,
+    judge_summaries,
+    read_agreement,
+)
 from resta_bench.leaderboards.render import environment, script_json, to_json
 from resta_bench.leaderboards.responses import response_items
 from resta_bench.leaderboards.store import System, read_store
@@ -43,7 +49,16 @@ from resta_bench.leaderboards.tables import (
     scores_csv,
     system_summary,
 )
+from resta_bench.leaderboards.validations import (
+    KAPPA_FLOOR,
+    Validation,
+    apply_measured_validity,
+    confusion_table,
+    measured_validity,
+    read_validations,
+)
 from resta_bench.storage.atomic import write_json_atomic
+from resta_bench.storage.errors import StorageError
 from resta_bench.storage.folders import MARKER, check_output, staged_output
 from tqdm import tqdm
 
@@ -75,8 +90,9 @@ def build_site(
     out = check_output(out_dir, **options)  # refused before a large store is read, not after
     _check_is_leaderboard(out)
     systems = read_store(Path(results_dir))
+    panel = _read_judges_panel(Path(results_dir), systems)
     with staged_output(out, kind=KIND, **options) as staging:
-        _write_site(staging, systems, workers, progress)
+        _write_site(staging, systems, panel, workers, progress)
     log.info("leaderboard of %d systems written to %s", len(systems), out)
     return out
 
@@ -140,7 +156,29 @@ def _version() -> str:
         return "unknown"
 
 
-def _write_site(site: Path, systems: list[System], workers: int, progress: bool) -> None:
+def _read_judges_panel(results_dir: Path, systems: list[System]) -> tuple[list[Validation], Agreement | None]:
+    """The stored validation records and judge-vs-judge agreement; each system's score rows then take the
+    measured validity of their judge for their language where a record measured it."""
+    try:
+        validations = read_validations(results_dir)
+        agreement = read_agreement(results_dir, systems)
+    except StorageError as error:  # a malformed record: one line naming it, as for the systems' files
+        raise LeaderboardError(str(error)) from None
+    for judge in {validation.judge for validation in validations}:
+        valid = measured_validity(validations, judge)
+        for system in systems:
+            apply_measured_validity([row for row in system.rows if row["judge"] == judge], valid)
+    return validations, agreement
+
+
+def _write_site(
+    site: Path,
+    systems: list[System],
+    panel: tuple[list[Validation], Agreement | None],
+    workers: int,
+    progress: bool,
+) -> None:
+    validations, agreement = panel
     frame = score_frame(systems)
     head = headline(systems, frame)
     built = {"generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "version": _version()}
@@ -164,13 +202,15 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
         )
         for counts in bar:
             verdicts.merge(counts)
-    judges = judge_summaries(systems, frame, verdicts)
+    judges = judge_summaries(systems, frame, verdicts, validations)
+    for validation in validations:  # each record as stored, behind its detail on the judges panel
+        _write(site / validation.data_path, validation.path.read_bytes())
     paper = json.loads(PAPER_ROWS.read_text(encoding="utf-8"))
     href = {system.id: f"systems/{system.id}.html" for system in systems}
     charts = {"tradeoff": tradeoff_charts(head, href), "sweeps": sweep_charts(head, href)}
     _write(site / "scores.csv", scores_csv(frame, systems))
     _write(site / "data" / "paper_reported.json", json.dumps(paper, ensure_ascii=False, indent=1))
-    _write(site / "data" / "index.json", to_json(_index_data(head, judges, verdicts, built)))
+    _write(site / "data" / "index.json", to_json(_index_data(head, judges, agreement, built)))
     _write(
         site / "index.html",
         environment()
@@ -182,7 +222,10 @@ def _write_site(site: Path, systems: list[System], workers: int, progress: bool)
             filters=_filters(head),
             charts=charts,
             judges=judges,
-            agreement=verdicts.rows(),
+            validations=validations,
+            confusion_table=confusion_table,
+            kappa_floor=KAPPA_FLOOR,
+            agreement=agreement,
             paper=paper,
             built=built,
             system_count=len(systems),
@@ -246,7 +289,22 @@ def _column_groups(head: Headline) -> list[tuple[str, str, int]]:
     return groups
 
 
-def _index_data(head: Headline, judges: list, verdicts: VerdictCounter, built: dict) -> dict[str, Any]:
+def _judge_data(judge: JudgeSummary) -> dict[str, Any]:
+    """A judge's panel row for data/index.json: each language's validity and what decided it."""
+    validity = [
+        {
+            "language": lv.language,
+            "valid": lv.valid,
+            "source": lv.source,
+            "set": lv.measured.validation.set_name if lv.measured else None,
+            "record": lv.measured.validation.data_path if lv.measured else None,
+        }
+        for lv in judge.validity
+    ]
+    return {**vars(judge), "invalid_rate": judge.invalid_rate, "validity": validity}
+
+
+def _index_data(head: Headline, judges: list, agreement: Agreement | None, built: dict) -> dict[str, Any]:
     return {
         **built,
         "columns": [
@@ -280,6 +338,6 @@ def _index_data(head: Headline, judges: list, verdicts: VerdictCounter, built: d
             }
             for row in head.rows
         ],
-        "judges": [{**vars(j), "invalid_rate": j.invalid_rate} for j in judges],
-        "agreement": verdicts.rows(),
+        "judges": [_judge_data(j) for j in judges],
+        "agreement": [pair.model_dump(mode="json") for pair in agreement.pairs] if agreement else [],
     }

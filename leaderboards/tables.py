@@ -36,7 +36,8 @@ def score_frame(systems: list[System]) -> pd.DataFrame:
     """Every stored score row of every system, judge ``lm_eval`` for utility rows."""
     records = [{**row, "system": system.id} for system in systems for row in system.rows]
     frame = pd.DataFrame.from_records(records, columns=SCORE_COLUMNS)
-    frame["language_valid"] = frame["language_valid"].fillna(True).astype(bool)
+    # Absent (stores written before the field) is valid; "boolean" holds the gaps an all-absent column has.
+    frame["language_valid"] = frame["language_valid"].astype("boolean").fillna(True).astype(bool)
     for count in ("n", "k", "invalid"):  # keep counts whole numbers in the CSV, empty where absent
         frame[count] = frame[count].astype("Int64")
     return frame
@@ -66,9 +67,13 @@ def _metric_order(metric: str) -> int:
     return HEADLINE_METRICS.index(metric) if metric in HEADLINE_METRICS else len(HEADLINE_METRICS)
 
 
-def _is_over_refusal(benchmark: str) -> bool:
+def _kind(benchmark: str) -> str | None:
     entry = catalogue.benchmark(benchmark)
-    return entry is not None and entry.kind == catalogue.OVER_REFUSAL
+    return entry.kind if entry else None
+
+
+def _is_over_refusal(benchmark: str) -> bool:
+    return _kind(benchmark) == catalogue.OVER_REFUSAL
 
 
 @dataclass(frozen=True)
@@ -206,11 +211,21 @@ def _cells(system: System, keys: set[str]) -> dict[str, dict[str, dict]]:
     return cells
 
 
+def _is_pooled_harm(column: Column) -> bool:
+    """A harmful-question set's harmful rate over all its languages: the first such column (the
+    catalogue's first set, CatQA) is the one the changes against SFT and aligned are taken on."""
+    return (
+        column.language == ALL
+        and column.metric == catalogue.HARMFUL
+        and _kind(column.benchmark) == catalogue.HARMFUL_QUESTIONS
+    )
+
+
 def headline(systems: list[System], frame: pd.DataFrame) -> Headline:
     columns = headline_columns(frame)
     keys = {column.key for column in columns}
     judged = [c for c in columns if not c.utility]
-    reference = next((c for c in judged if c.key == "catqa/all/harmful"), judged[0] if judged else None)
+    reference = next((c for c in judged if _is_pooled_harm(c)), judged[0] if judged else None)
     rows = []
     for system in sorted(systems, key=_display_order):
         cells = _cells(system, keys)
@@ -276,17 +291,26 @@ def _summary_order(row: dict[str, Any]) -> tuple:
 
 @dataclass
 class HeatMap:
+    benchmark: str
     judge: str
     languages: list[str]  # columns; "all" last
     categories: list[tuple[str, dict[str, dict], list[tuple[str, dict[str, dict]]]]]
     # each: (category, language -> row, [(sub-category, language -> row)])
 
 
-def heat_maps(system: System, benchmark: str = "catqa") -> list[HeatMap]:
-    """Per judge: categories × languages of ``benchmark`` harmful rates, each with its sub-categories."""
+def heat_maps(system: System, benchmark: str | None = None) -> list[HeatMap]:
+    """Per judge: categories × languages of ``benchmark`` harmful rates, each with its sub-categories.
+    By default the benchmark is the first, in catalogue order, that this system has category rows of."""
+    if benchmark is None:
+        categorised = {
+            row["benchmark"]
+            for row in system.rows
+            if row["metric"] == catalogue.HARMFUL and row["category"] != ALL
+        }
+        benchmark = min(categorised, key=lambda name: (catalogue.order(name), name), default="")
     grids: dict[str, dict[str, dict[str, dict[str, dict]]]] = {}
     for row in system.rows:  # the stored order keeps the benchmark's own category order
-        if row["benchmark"] == benchmark and row["metric"] == "harmful" and row["category"] != ALL:
+        if row["benchmark"] == benchmark and row["metric"] == catalogue.HARMFUL and row["category"] != ALL:
             grid = grids.setdefault(row["judge"], {})
             grid.setdefault(row["category"], {}).setdefault(row["subcategory"], {})[row["language"]] = row
     maps = []
@@ -297,5 +321,5 @@ def heat_maps(system: System, benchmark: str = "catqa") -> list[HeatMap]:
             (category, subs.get(ALL, {}), [(sub, cells) for sub, cells in subs.items() if sub != ALL])
             for category, subs in grid.items()
         ]
-        maps.append(HeatMap(judge, languages, categories))
+        maps.append(HeatMap(benchmark, judge, languages, categories))
     return maps

@@ -77,8 +77,9 @@ class Source(Protocol):
     def config(self) -> dict: ...
 
 
-def refuse_pickles(path: Path, role: str) -> None:
-    """Pickled checkpoints can run code when loaded; say how to convert them instead."""
+def refuse_pickles(path: Path, named: str) -> None:
+    """Pickled checkpoints can run code when loaded; say how to convert them instead. ``named`` is the
+    input as the caller spells it (``--sft`` on the command line, ``sft`` in Python)."""
     pickled = sorted(p.name for pattern in PICKLED_PATTERNS for p in path.glob(pattern))
     if pickled:
         convert = (
@@ -86,10 +87,10 @@ def refuse_pickles(path: Path, role: str) -> None:
             f"M.from_pretrained('{path}').save_pretrained('{path}-safetensors')\""
         )
         raise RealignError(
-            f"--{role} {path}: holds only pickled weights ({pickled[0]}), which resta never unpickles; "
+            f"{named} {path}: holds only pickled weights ({pickled[0]}), which resta never unpickles; "
             f"convert them once where you trust the file: {convert}"
         )
-    raise RealignError(f"--{role} {path}: no *.safetensors files in this directory")
+    raise RealignError(f"{named} {path}: no *.safetensors files in this directory")
 
 
 def read_json(path: Path) -> dict:
@@ -124,15 +125,17 @@ def open_safetensors(file: Path) -> Iterator:
 
 
 class Checkpoint:
-    """A Hugging Face model dir (or a safety-vector dir) of safetensors shards."""
+    """A Hugging Face model dir (or a safety-vector dir) of safetensors shards; errors name it as
+    ``named`` (the caller's spelling of the input: ``--sft``, ``sft``; default: ``role``)."""
 
-    def __init__(self, path: str | Path, role: str) -> None:
+    def __init__(self, path: str | Path, role: str, *, named: str | None = None) -> None:
         self.path = Path(path)
         self.role = role
+        self.named = named or role
         if not self.path.exists():
-            raise RealignError(f"--{role} {self.path}: no such directory")
+            raise RealignError(f"{self.named} {self.path}: no such directory")
         if not self.path.is_dir():
-            raise RealignError(f"--{role} {self.path}: not a directory (give the model's folder)")
+            raise RealignError(f"{self.named} {self.path}: not a directory (give the model's folder)")
         self._tensors = self._scan()
         self._config = read_json(self.path / "config.json") if (self.path / "config.json").is_file() else {}
         self.aliases: dict[str, str] = {}
@@ -160,7 +163,7 @@ class Checkpoint:
         self._weight_map = None
         files = sorted(p for p in self.path.glob("*.safetensors") if p.name != "adapter_model.safetensors")
         if not files:
-            refuse_pickles(self.path, self.role)
+            refuse_pickles(self.path, self.named)
         return files
 
     def _scan(self) -> dict[str, TensorInfo]:

@@ -3,6 +3,10 @@
 The transformers Trainer does the optimisation, full or with a PEFT LoRA adapter; this module feeds it
 chat-templated question–answer pairs whose loss covers the answer tokens only, and writes the result
 atomically (a temporary folder renamed at the end) with a ``finetune.json`` recipe beside the weights.
+
+``finetune``'s typed keyword arguments (``realign.params``) are the settings' one declaration: their
+defaults, help and checks serve ``resta finetune``'s flags and experiment files too. Importing this
+module loads no torch (the command line reads the settings to build its help).
 """
 
 from __future__ import annotations
@@ -16,13 +20,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from resta_bench.realign.checkpoint import Checkpoint
 from resta_bench.realign.errors import RealignError
 from resta_bench.realign.finetune_data import encode_examples, load_examples, pad_batch
-from resta_bench.realign.lora import is_finite_number, is_positive_int
 from resta_bench.realign.output import PYTHON, Spelling, check_out, follow_umask, staged_dir
+from resta_bench.realign.params import check_params, param, params_of
 from resta_bench.storage.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -100,19 +103,23 @@ def finetune(
     data: str | Path,
     out: str | Path,
     *,
-    lora: bool = False,
-    epochs: float = 3.0,
-    lr: float | None = None,
-    batch_size: int = 8,
-    max_length: int = 512,
-    seed: int = 0,
-    lora_r: int = 8,
-    lora_alpha: int = 16,
-    lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS,
-    weight_decay: float = 0.0,
-    warmup: float = 0.0,
-    device: str = "cpu",
-    overwrite: bool = False,
+    lora: Annotated[bool, param("train a PEFT LoRA adapter instead of all weights")] = False,
+    epochs: Annotated[float, param("passes over the data, a fraction allowed", within="(0, inf)")] = 3.0,
+    lr: Annotated[
+        float | None, param("peak learning rate", within="(0, inf)", unset="2e-4 with LoRA, else 2e-5")
+    ] = None,
+    batch_size: Annotated[int, param("examples per optimizer step", within="[1, inf)")] = 8,
+    max_length: Annotated[int, param("tokens per example, prompt included", within="[1, inf)")] = 512,
+    seed: Annotated[int, param("seed of data order, dropout and LoRA init")] = 0,
+    lora_r: Annotated[int, param("rank r of each adapter", within="[1, inf)")] = 8,
+    lora_alpha: Annotated[int, param("scaling α: the update is α/r · B·A")] = 16,
+    lora_targets: Annotated[tuple[str, ...], param("names of the modules adapted")] = DEFAULT_LORA_TARGETS,
+    weight_decay: Annotated[float, param("AdamW weight decay", within="[0, inf)")] = 0.0,
+    warmup: Annotated[
+        float, param("linear warm-up: a fraction of the steps below 1, else steps", within="[0, inf)")
+    ] = 0.0,
+    device: Annotated[str, param("cpu or cuda")] = "cpu",
+    overwrite: Annotated[bool, param("replace an existing output dir that resta wrote")] = False,
     description: str = "finetune",
     spelling: Spelling = PYTHON,
 ) -> Path:
@@ -121,18 +128,21 @@ def finetune(
     ``lr`` defaults to 2e-4 with LoRA and 2e-5 without; ``warmup`` is a fraction of the steps when below
     1, else a step count (linear warm-up, then linear decay). A full fine-tune is stored in the input's
     dtype. Same inputs and seed, same weights. Raises ``RealignError`` (naming the file and line) on bad
-    data, a missing or broken model or bad LoRA settings, leaving no ``out`` behind; ``StorageError`` for
-    an ``out`` that is, contains or lies inside ``model`` or ``data``, or exists and is not a dir resta
-    wrote (replaced only with ``overwrite``), in ``spelling``'s words (``--out`` for the command line).
+    data, a missing or broken model or bad settings, leaving no ``out`` behind; ``StorageError`` for an
+    ``out`` that is, contains or lies inside ``model`` or ``data``, or exists and is not a dir resta
+    wrote (replaced only with ``overwrite``); both in ``spelling``'s words (``--out`` for the command line).
     """
+    arguments = dict(locals())  # first: only the arguments are local yet
+    check_params(SETTINGS, {p.name: arguments[p.arg] for p in SETTINGS}, spelling, owner="finetune")
+    from resta_bench.realign.checkpoint import Checkpoint  # torch: here, not at the top
     from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, set_seed
 
     model_dir, data_path = Path(model), Path(data)
     inputs = {"model": model_dir, "data": data_path}
-    if lora:
-        _check_lora_settings(lora_r, lora_alpha, lora_targets, spelling)
     check_out(out, overwrite=overwrite, inputs=inputs, spelling=spelling)
-    Checkpoint(model_dir, "model")  # its config, index and shards are sound (transformers would crash)
+    Checkpoint(
+        model_dir, "model", named=spelling.name("model")
+    )  # its config, index and shards are sound (transformers would crash)
     examples = load_examples(data_path)
     lr = lr if lr is not None else (2e-4 if lora else 2e-5)
     started = time.time()
@@ -197,20 +207,6 @@ def finetune(
     return Path(out)
 
 
-def _check_lora_settings(r: Any, alpha: Any, targets: Any, spelling: Spelling) -> None:
-    """PEFT's own checks come late (after the model loads) and as tracebacks; these come first."""
-    if not is_positive_int(r):
-        raise RealignError(f"{spelling.name('lora_r')} must be a positive integer, got {r!r}")
-    if not is_finite_number(alpha):
-        raise RealignError(f"{spelling.name('lora_alpha')} must be a number, got {alpha!r}")
-    names = isinstance(targets, Sequence) and not isinstance(targets, str) and targets
-    if not names or not all(isinstance(name, str) and name for name in targets):
-        raise RealignError(
-            f"{spelling.name('lora_targets')} must be a list of module names such as "
-            f"{list(DEFAULT_LORA_TARGETS)}, got {targets!r}"
-        )
-
-
 def _with_adapter(network, model_dir: Path, r: int, alpha: float, targets: Sequence[str], spelling: Spelling):
     from peft import LoraConfig, get_peft_model
 
@@ -238,6 +234,11 @@ def _recipe(
         "transformers": transformers.__version__,
         "wall_seconds": round(time.time() - started, 3),
     }
+
+
+# What ``finetune`` takes besides its inputs (``model``, ``data``, ``out``), checked before any work: PEFT's
+# own checks of the LoRA settings would come late (after the model loads) and as tracebacks.
+SETTINGS = params_of(finetune, leave_out=("description", "spelling"))
 
 
 def answer_loss(model: str | Path, data: str | Path, *, max_length: int = 512, batch_size: int = 16) -> float:

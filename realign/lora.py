@@ -137,14 +137,17 @@ def _pattern_value(patterns: dict, module: str, default: float) -> float:
 class LoraSft:
     """The SFT model defined by a LoRA adapter on top of ``base`` (the aligned model it was trained from)."""
 
-    def __init__(self, path: str | Path, base: Checkpoint, role: str = "sft") -> None:
+    def __init__(
+        self, path: str | Path, base: Checkpoint, role: str = "sft", *, named: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.role = role
+        self.named = named or role  # as the caller spells the input: --sft, sft
         self.base = base
         self.settings = AdapterSettings.read(self.path / ADAPTER_CONFIG)
         weights = self.path / ADAPTER_WEIGHTS
         if not weights.is_file():
-            refuse_pickles(self.path, role)
+            refuse_pickles(self.path, self.named)
         self.updates, self.replaced = self._load(weights)
 
     def _load(self, weights: Path) -> tuple[dict[str, LowRankUpdate], dict[str, torch.Tensor]]:
@@ -173,7 +176,7 @@ class LoraSft:
         info = self.base.info(target)
         if info is None:
             raise RealignError(
-                f"{weights}: adapts {module}, but --aligned {self.base.path} has no tensor {target}"
+                f"{weights}: adapts {module}, but {self.base.named} {self.base.path} has no tensor {target}"
             )
         settings = self.settings
         if "lora_A" in pair and "lora_B" in pair:

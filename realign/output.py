@@ -30,6 +30,7 @@ MODEL_SUPPORT_FILES = (
     "chat_template.jinja",
     "chat_template.json",
 )
+DEFAULT_MAX_SHARD_SIZE = "5GB"  # as transformers' save_pretrained shards
 VECTOR_SUPPORT_FILES = ("config.json",)  # a vector is no model to load, but its config names the architecture
 
 
@@ -48,6 +49,7 @@ class Spelling:
 
 PYTHON = Spelling("", "overwrite=True")
 COMMAND_LINE = Spelling("--", "--overwrite", {"models": "model"})
+EXPERIMENT = Spelling("", "overwrite: true")  # an experiment file's keys: a recipe's params and inputs
 
 
 def named_inputs(inputs: Mapping[str, Any], spelling: Spelling) -> dict[str, Path]:

@@ -11,13 +11,14 @@ from resta_bench.realign.errors import RealignError
 VECTOR_METHOD = "safety-vector"
 
 
-def open_vector_dir(path: str | Path) -> Checkpoint:
-    """A dir written by ``make_safety_vector``; refuses a plain model dir given by mistake."""
-    vector = Checkpoint(path, "vector")
+def open_vector_dir(path: str | Path, *, named: str = "vector") -> Checkpoint:
+    """A dir written by ``make_safety_vector``; refuses a plain model dir given by mistake. Errors name
+    it as ``named`` (``--vector`` on the command line)."""
+    vector = Checkpoint(path, "vector", named=named)
     recipe = vector.path / "recipe.json"
     if not recipe.is_file() or read_json(recipe).get("method") != VECTOR_METHOD:
         raise RealignError(
-            f"--vector {vector.path}: not a safety vector (its recipe.json does not say method "
+            f"{named} {vector.path}: not a safety vector (its recipe.json does not say method "
             f"{VECTOR_METHOD!r}); make one with `resta safety-vector`"
         )
     return vector

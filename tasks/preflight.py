@@ -1,8 +1,12 @@
-"""What ``resta eval`` checks before lm-eval loads a model, and an lm-eval failure it restates as one line.
+"""What ``resta eval`` checks before lm-eval loads a model.
 
-lm-eval builds the model first and the tasks (which read their data) after it, so a missing CatQA file
-would surface only once a 7B model has loaded. :func:`check_tasks` builds this package's requested tasks
-first, with the metadata lm-eval will hand them, so a bad data setting stops the run before any model.
+lm-eval (0.4.13) builds the model first and the tasks after it: ``lm-eval run`` indexes the include path's
+YAML files without resolving their ``!function`` tags (``tasks/_index.py``) and matches task names only
+(``EvaluatorConfig.process_tasks``); ``simple_evaluate`` then constructs the model and only afterwards
+calls ``TaskManager.load``, which first imports our modules and reads the data. So under plain ``lm_eval``
+no code of ours runs before the model, and a missing CatQA file surfaces once a 7B model has loaded.
+:func:`check_tasks` builds this package's requested tasks first, with the metadata lm-eval will hand
+them, so under ``resta eval`` a bad data setting stops the run before any model.
 """
 
 from __future__ import annotations
@@ -10,19 +14,12 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lm_eval.config.evaluate_config import EvaluatorConfig
 from lm_eval.tasks import TaskManager
 from resta_bench.tasks import task_manager
-from resta_bench.tasks.errors import TaskError
-
-# The assertion lm-eval's hf model makes before generating (lm_eval/models/huggingface.py, 0.4.13).
-_NO_ROOM_FOR_PROMPT = re.compile(
-    r"requested max tokens to generate \((\d+)\) must be less than model's maximum sequence length \((\d+)\)"
-)
 
 
 def check_tasks(arguments: argparse.Namespace) -> None:
@@ -34,19 +31,6 @@ def check_tasks(arguments: argparse.Namespace) -> None:
         for name in manager.match_tasks(_requested(config.tasks)):
             if _builds_alone(manager, name):
                 manager.load(name)  # one at a time: `catqa,catqa_en` is lm-eval's to refuse, not ours
-
-
-def generation_length_error(error: AssertionError) -> TaskError | None:
-    """lm-eval's assertion that max_gen_toks leaves no room for a prompt, restated to say what to pass."""
-    found = _NO_ROOM_FOR_PROMPT.search(str(error))
-    if found is None:
-        return None
-    wanted, limit = found.groups()
-    return TaskError(
-        f"max_gen_toks={wanted} leaves no room for the prompt in the model's maximum sequence length of "
-        f"{limit} tokens: pass --gen_kwargs max_gen_toks=N with N < {limit} (prompts keep {limit} - N "
-        f"tokens), or add max_length=M to --model_args if the model takes longer sequences"
-    )
 
 
 def _settings(arguments: argparse.Namespace) -> dict:

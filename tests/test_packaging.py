@@ -34,3 +34,18 @@ def test_lm_eval_task_entry_point_names_the_tasks_folder():
 def test_console_script_is_the_namespaced_cli():
     (entry,) = importlib.metadata.entry_points(group="console_scripts", name="resta")
     assert entry.value == "resta_bench.benchmark.cli:main"
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    # An unlisted subpackage works in the editable install but is missing from a wheel (`pip install .`).
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        "resta_bench." + ".".join(init.parent.relative_to(root).parts)
+        for folder in FOLDERS
+        for init in (root / folder).rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert found - listed == set()

@@ -97,7 +97,8 @@ def _argv(argv: list[str]) -> Iterator[None]:
 
 def run_eval(args: argparse.Namespace) -> int:
     from lm_eval._cli import HarnessCLI
-    from resta_bench.tasks.preflight import check_tasks, generation_length_error
+    from resta_bench.tasks.errors import generation_length_error
+    from resta_bench.tasks.preflight import check_tasks
 
     cli = HarnessCLI()
     with _argv(lm_eval_argv(args.lm_eval_args)):  # lm-eval's parser reads sys.argv

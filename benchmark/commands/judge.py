@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import sys
 from typing import Any
 
-from resta_bench.judges import judge_names
+from resta_bench.judges import DEFAULT_JUDGE, judge_names
+from resta_bench.judges.cache import default_cache_path
 from resta_bench.judges.options import OptionSpec, option_specs
 
 # How a flag's text becomes the option's value; checking the value is the options' own job.
@@ -26,7 +28,12 @@ safe and of unsafe prompts (never pooled with harmful questions)."""
 AGREEMENT_DESCRIPTION = """\
 Compares two judges' verdicts on the same responses: raw agreement, Cohen's kappa, Gwet's AC1 and the
 confusion table, per language over the harmful-question sets pooled, and per benchmark. RUN_DIR is one
-system's folder or a results store (every system in it)."""
+system's folder or a results store (every system in it). n counts the responses both judges gave harmful
+or safe; those either called invalid are counted apart, as are those only one judge judged.
+
+Scoring a system judged by two or more judges already stores their agreement (<system>/agreement.json
+and the store's _agreement.json, which the leaderboard reads); --write writes them again, e.g. after
+merging stores."""
 
 
 def _help(spec: OptionSpec) -> str:
@@ -45,9 +52,8 @@ def add_model_judge_options(parser: argparse.ArgumentParser) -> None:
             spec.flag, dest=spec.name, metavar=metavar, type=_FLAG_TYPES[spec.kind], help=_help(spec)
         )
     cache = parser.add_argument_group("cache")
-    cache.add_argument(
-        "--cache", help="judge cache database (default $RESTA_JUDGE_CACHE or ~/.cache/resta-bench)"
-    )
+    where = (inspect.getdoc(default_cache_path) or "").replace("``", "").rstrip(".")
+    cache.add_argument("--cache", help=f"judge cache database (default: {where})")
     cache.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the cache (default: use it)"
     )
@@ -65,8 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--judge",
-        default="refusal",
-        help=f"a registered judge: {', '.join(judge_names())} (default refusal)",
+        "--judge",
+        default=DEFAULT_JUDGE,
+        help=f"a registered judge: {', '.join(judge_names())} (default: %(default)s)",
     )
     add_model_judge_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar (default: show one)")
@@ -84,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     agreement.add_argument(
         "--json", action="store_true", help="print JSON instead of a table (default: a table)"
+    )
+    agreement.add_argument(
+        "--write",
+        action="store_true",
+        help="on a results store, also write every system's agreement.json and the store's _agreement.json "
+        "again, which the leaderboard's judges panel reads (default: only print)",
     )
     agreement.set_defaults(func=run_agreement)
 
@@ -122,19 +135,29 @@ def run_judge(args: argparse.Namespace) -> int:
 
 
 def run_agreement(args: argparse.Namespace) -> int:
+    from resta_bench.benchmark.agreement import judges_agreement, refresh_agreement
     from resta_bench.benchmark.errors import ConfigError
-    from resta_bench.benchmark.judging import judges_agreement
+    from resta_bench.benchmark.store import ResultsStore
     from resta_bench.storage.names import check_name
 
     names = [check_name(name.strip(), "--judges") for name in args.judges.split(",") if name.strip()]
     if len(names) != 2:
         raise ConfigError(f"--judges {args.judges!r}: name exactly two judge ids, e.g. refusal,redeval-gpt-4")
     report = judges_agreement(args.run_dir, names[0], names[1])
+    if args.write:
+        if "systems" not in report:
+            raise ConfigError(f"--write: {args.run_dir} is one system's folder; name the results store")
+        print(f"written: {refresh_agreement(ResultsStore(args.run_dir))}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
     systems = f"; {len(report['systems'])} systems of the store" if "systems" in report else ""
     print(f"A = {names[0]}, B = {names[1]}{systems}")
+    counts = report["counts"]
+    print(
+        f"{counts['both_judged']} responses judged by both ({counts['only_a']} by A only, "
+        f"{counts['only_b']} by B only); n: those both gave harmful or safe"
+    )
     for title, column, rows in (
         ("harmful-question sets, pooled", "language", report["by_language"]),
         ("each benchmark on its own", "benchmark", report["by_benchmark"]),

@@ -1,67 +1,20 @@
-"""`resta safety-vector` and `resta realign`: thin wrappers over the `realign` package's API."""
+"""`resta safety-vector` and `resta realign`: thin wrappers over the `realign` package's API.
+
+Each method parameter's flag comes from the method's typed signature (``realign.methods.registry``):
+one flag per parameter name, whichever methods take it; a flag left unset keeps the method's default.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-# Method parameters as the command line spells them; a flag left unset keeps the method's default.
-METHOD_FLAGS: tuple[tuple[str, str, dict], ...] = (
-    ("--beta", "beta", {"type": float, "help": "resta: weight β of the safety vector (default: 0.5)"}),
-    (
-        "--dare-p",
-        "dare_p",
-        {"type": float, "help": "resta: DARE drop probability p in [0, 1) (default: 0.0)"},
-    ),
-    (
-        "--alpha",
-        "alpha",
-        {"type": float, "help": "interpolate: weight α of θ_sft − θ_aligned (default: 0.5)"},
-    ),
-    (
-        "--lambda",
-        "lam",
-        {"type": float, "help": "hdr: weight λ of the harm direction removed (default: 3.0)"},
-    ),
-    (
-        "--top-k",
-        "top_k",
-        {"type": float, "help": "hdr: fraction k in (0, 1] of largest entries kept (default: 0.1)"},
-    ),
-    (
-        "--top-k-scope",
-        "top_k_scope",
-        {"help": "hdr: global, one top-k over all weights, or per-tensor (default: global)"},
-    ),
-    (
-        "--select-layers",
-        "select_layers",
-        {"help": "safe-lora: number (the N lowest cosines) or threshold (those ≤ τ); default: number"},
-    ),
-    (
-        "--num-proj-layers",
-        "num_proj_layers",
-        {"type": int, "help": "safe-lora: N of --select-layers number (default: 10)"},
-    ),
-    (
-        "--threshold",
-        "threshold",
-        {"type": float, "help": "safe-lora: τ of --select-layers threshold (default: 0.5)"},
-    ),
-    (
-        "--target-modules",
-        "target_modules",
-        {
-            "nargs": "+",
-            "help": "safe-lora, full fine-tunes: modules projected (default: q_proj k_proj v_proj o_proj)",
-        },
-    ),
-    (
-        "--weights",
-        "weights",
-        {"type": float, "nargs": "+", "help": "task-arithmetic: one weight per --model (default: 1 each)"},
-    ),
-)
+from resta_bench.benchmark.commands.typed_flags import add_before_first_use, flag_options, given
+from resta_bench.realign.output import DEFAULT_MAX_SHARD_SIZE  # imports no torch
+
+if TYPE_CHECKING:
+    from resta_bench.realign.params import Param
 
 
 def _add_output_options(parser: argparse.ArgumentParser, *, out_required: bool) -> None:
@@ -74,7 +27,7 @@ def _add_output_options(parser: argparse.ArgumentParser, *, out_required: bool) 
     parser.add_argument(
         "--device", default="cpu", help="cpu or cuda; element-wise methods give the same bits on both"
     )
-    parser.add_argument("--max-shard-size", default="5GB", help="largest output shard")
+    parser.add_argument("--max-shard-size", default=DEFAULT_MAX_SHARD_SIZE, help="largest output shard")
 
 
 def register(subparsers) -> None:
@@ -96,11 +49,14 @@ def register(subparsers) -> None:
         "realign",
         help="re-align a fine-tuned model in weight space (RESTA, DARE, baselines)",
         description="Write a re-aligned model dir (safetensors shards, the SFT's config and tokenizer, "
-        "recipe.json), streaming tensor by tensor. Methods: resta, safety-vector, interpolate, hdr, "
-        "safe-lora, task-arithmetic; `resta realign --methods` lists their inputs and parameters.",
+        "recipe.json), streaming tensor by tensor. `resta realign --methods` lists the methods, their "
+        "inputs, flags and defaults.",
     )
     realign.add_argument("method", nargs="?", help="re-alignment method")
-    realign.add_argument("--methods", action="store_true", help="list the methods and exit")
+    realign.add_argument(
+        "--methods", action="store_true", help="list the methods, their inputs and flags, and exit"
+    )
+    realign.add_argument("--json", action="store_true", help="with --methods: as JSON")
     realign.add_argument("--sft", metavar="DIR", help="the fine-tuned model dir, or a PEFT LoRA adapter dir")
     realign.add_argument("--aligned", metavar="DIR", help="the aligned model dir (the SFT's starting point)")
     realign.add_argument("--unaligned", metavar="DIR", help="the aligned model fine-tuned on harmful QA")
@@ -119,10 +75,32 @@ def register(subparsers) -> None:
         help="task-arithmetic: a model, repeated for each",
     )
     realign.add_argument("--seed", type=int, default=0, help="seed of the DARE masks")
-    for flag, dest, options in METHOD_FLAGS:
-        realign.add_argument(flag, dest=dest, default=None, **options)
     _add_output_options(realign, out_required=False)  # not with --methods
+    add_before_first_use(realign, _add_method_flags)
     realign.set_defaults(func=run_realign)
+
+
+def method_params() -> dict[str, list[tuple[str, Param]]]:
+    """Each parameter name, with the methods that take it (method name, its ``Param``)."""
+    from resta_bench.realign.methods import get_method, method_names
+
+    found: dict[str, list[tuple[str, Param]]] = {}
+    for name in method_names():
+        for param in get_method(name).params:
+            found.setdefault(param.name, []).append((name, param))
+    return found
+
+
+def _add_method_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("method parameters (unset: the method's own default)")
+    for name, takers in method_params().items():
+        options = flag_options(takers[0][1])
+        if any(flag_options(param) != options for _, param in takers):
+            methods = ", ".join(method for method, _ in takers)
+            raise TypeError(f"methods {methods}: parameter {name!r} has different types, so no one flag fits")
+        text = "; ".join(f"{method}: {param.describe()}" for method, param in takers)
+        # Unset stays None (a switch too): the methods that do not take it are not given it.
+        group.add_argument(takers[0][1].flag, dest=name, default=None, help=text, **options)
 
 
 def run_safety_vector(args: argparse.Namespace) -> int:
@@ -147,11 +125,11 @@ def run_realign(args: argparse.Namespace) -> int:
     from resta_bench.realign.output import COMMAND_LINE
 
     if args.methods:
-        print(json.dumps(describe_methods(), indent=2, ensure_ascii=False))
+        print(json.dumps(describe_methods(), indent=2, ensure_ascii=False) if args.json else methods_table())
         return 0
     if not args.method or not args.out:
         raise RealignError("give a method and --out (`resta realign --methods` lists the methods)")
-    params = {dest: getattr(args, dest) for _, dest, _ in METHOD_FLAGS if getattr(args, dest) is not None}
+    params = given(args, method_params())
     out = realign(
         args.method,
         out=args.out,
@@ -170,3 +148,25 @@ def run_realign(args: argparse.Namespace) -> int:
     )
     print(out)
     return 0
+
+
+def methods_table() -> str:
+    """One row per method parameter: method, inputs (optional ones in brackets), flag, default, reference."""
+    from resta_bench.realign.methods import get_method, method_names
+    from resta_bench.realign.output import COMMAND_LINE
+
+    rows = [("method", "inputs", "flag", "default", "reference")]
+    for name in method_names():
+        method = get_method(name)
+        inputs = [COMMAND_LINE.name(role) for role in method.inputs]
+        inputs += [f"[{COMMAND_LINE.name(role)}]" for role in method.optional_inputs]
+        flags = [(p.flag, p.default_text) for p in method.params] or [("", "")]
+        for i, (flag, default) in enumerate(flags):
+            first = i == 0
+            rows.append((name if first else "", " ".join(inputs) if first else "", flag, default,
+                         method.reference if first else ""))  # fmt: skip
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
+             for row in rows]  # fmt: skip
+    vector = "--vector: a safety-vector dir, or --aligned and --unaligned to compute it on the fly"
+    return "\n".join([*(line.rstrip() for line in lines), "", vector])

@@ -25,7 +25,7 @@ DEFAULT_SETS = ("gptfuzz:evaluate", "latent-jailbreak:test")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from resta_bench.benchmark.commands.judge import add_model_judge_options
-    from resta_bench.judges import judge_names
+    from resta_bench.judges import DEFAULT_JUDGE, judge_names
 
     parser = subparsers.add_parser(
         "validate-judge",
@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--judge", default="refusal", help=f"a registered judge: {', '.join(judge_names())} (default refusal)"
+        "--judge",
+        default=DEFAULT_JUDGE,
+        help=f"a registered judge: {', '.join(judge_names())} (default: %(default)s)",
     )
     parser.add_argument(
         "--set",
@@ -72,6 +74,7 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     from resta_bench.judges.cache import JudgmentCache, default_cache_path
     from resta_bench.judges.validation import format_table, record_path, validate, write_record
     from resta_bench.judges.validation_sets import load_set
+    from resta_bench.storage.schema import dump
 
     if args.bootstrap < 1:
         raise ConfigError(f"--bootstrap {args.bootstrap}: must be at least 1")
@@ -95,10 +98,13 @@ def run_validate_judge(args: argparse.Namespace) -> int:
                 seed=args.seed,
             )
             path = write_record(args.results, record)
-            print(json.dumps(record, indent=2, ensure_ascii=False) if args.json else format_table(record))
+            text = (
+                json.dumps(dump(record), indent=2, ensure_ascii=False) if args.json else format_table(record)
+            )
+            print(text)
             print(f"wrote {path}", file=sys.stderr)
             invalid_for = [
-                lang for lang, row in record["by_language"].items() if not row["judge_valid_for_language"]
+                lang for lang, row in record.by_language.items() if not row.judge_valid_for_language
             ]
             if invalid_for:
                 print(

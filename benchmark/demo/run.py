@@ -54,7 +54,10 @@ def experiment_document(out: Path, settings: DemoSettings, seed: int) -> dict[st
         | {"suites": ["safety"]},
         _finetune_system("sft-last-word", "sft", train_dir / "sft.jsonl", settings.sft, seed)
         | {"task": "last-word"},
-        {"name": "resta", "recipe": {"method": "resta", **realign_inputs, "beta": list(settings.betas)}},
+        {
+            "name": "resta",
+            "recipe": {"method": "resta", **realign_inputs, "sweep": {"beta": list(settings.betas)}},
+        },
         {
             "name": "resta-dare",
             "recipe": {

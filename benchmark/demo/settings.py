@@ -82,7 +82,7 @@ class DemoSettings:
     # (method, the experiment systems it takes, its parameters)
     comparisons: tuple[tuple[str, tuple[str, ...], dict[str, float]], ...] = (
         ("interpolate", ("sft", "aligned"), {"alpha": 0.5}),
-        ("hdr", ("sft", "aligned", "unaligned"), {"lam": 1.0, "top_k": 0.1}),
+        ("hdr", ("sft", "aligned", "unaligned"), {"lambda": 1.0, "top_k": 0.1}),
     )
     # Evaluation: greedy, short answers (every template answer fits), one lm-eval batch per task.
     max_gen_toks: int = 16

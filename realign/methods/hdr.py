@@ -11,7 +11,7 @@ Reference: declare-lab/safety-arithmetic at commit 404fbd506992ec25f7219f2281165
   the same. (TIES' sign election and disjoint mean do nothing to a single vector.)
 - The output is θ_target − λ·τ_H,kept with λ = 3, θ_target being the SFT model.
 
-``--top-k-scope per-tensor`` applies the same rule to each tensor on its own (our variant). At k = 1
+``top_k_scope="per-tensor"`` applies the same rule to each tensor on its own (our variant). At k = 1
 every entry is kept (the reference's ``kthvalue(0)`` fails there).
 """
 
@@ -20,26 +20,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import torch
-from resta_bench.realign.errors import RealignError
 from resta_bench.realign.magnitude import rth_largest_magnitudes
-from resta_bench.realign.methods.checks import check_choice, check_finite
 from resta_bench.realign.methods.registry import TensorContext, register_method
+from resta_bench.realign.params import param
 from resta_bench.realign.prepass import Prepass
 
 log = logging.getLogger(__name__)
 
 SCOPES = ("global", "per-tensor")
-
-
-def _validate(params: dict, inputs: dict) -> None:
-    check_finite(params, "lam")
-    check_finite(params, "top_k")
-    if not 0 < params["top_k"] <= 1:
-        raise RealignError(f"--top-k must be in (0, 1], got {params['top_k']:g}")
-    check_choice(params, "top_k_scope", SCOPES)
 
 
 def _rank(total: int, top_k: float) -> int:
@@ -71,9 +62,9 @@ def _prepare(params: dict[str, Any], prepass: Prepass) -> dict[str, Any]:
 
 @register_method(
     "hdr",
+    title="HDR",
     template="sft",
     reference="https://github.com/declare-lab/safety-arithmetic/blob/404fbd5/HDR/Ties_Merge.py",
-    validate=_validate,
     drops=lambda params: {"vector"},
     prepare=_prepare,
 )
@@ -82,9 +73,13 @@ def hdr(
     vector: torch.Tensor,
     *,
     ctx: TensorContext,
-    lam: float = 3.0,
-    top_k: float = 0.1,
-    top_k_scope: str = "global",
+    lam: Annotated[float, param("weight λ of the harm direction removed", symbol="λ", name="lambda")] = 3.0,
+    top_k: Annotated[
+        float, param("fraction k of the largest entries of τ_H kept", symbol="top-k", within="(0, 1]")
+    ] = 0.1,
+    top_k_scope: Annotated[
+        str, param("one top-k over all weights, or each tensor its own", symbol="top-k scope", choices=SCOPES)
+    ] = "global",
 ) -> torch.Tensor:
     """θ_sft − λ·τ_H where |τ_H| ≥ its top-k threshold (over all weights), τ_H = θ_unaligned − θ_aligned."""
     derived = ctx.derived["global"] if top_k_scope == "global" else ctx.derived["per_tensor"][ctx.name]

@@ -5,45 +5,34 @@ Reference: IBM/SafeLoRA at commit d81fda12719844d74b1fad98a5f00d692f6ab607, ``mo
 
 - Weights: those of the modules a LoRA adapter adapts, as IBM projects the LoRA modules of the
   adapter's target modules. For a full fine-tune, the 2-D ``<module>.weight`` of the module types in
-  ``--target-modules`` (default: the attention projections, as this project's LoRA recipe adapts them),
+  ``target_modules`` (default: the attention projections, as this project's LoRA recipe adapts them),
   matched as PEFT matches target modules: the module's name, or its last dotted parts.
 - Projection: C = V·Vᵀ / ‖V‖_F of each weight's V; the update ΔW = θ_sft − θ_aligned becomes C·ΔW.
   (IBM replaces lora_B by C·lora_B: the same ΔW, up to float32 rounding.)
 - Test: the cosine of C·ΔW and ΔW, flattened, rounded to 5 decimals (``numpy.round``); a weight is
-  projected when that is ≤ the cutoff. ``--select-layers number`` (IBM's default, ``num_proj_layers``
+  projected when that is ≤ the cutoff. ``select_layers="number"`` (IBM's default, ``num_proj_layers``
   10): the cutoff is the N-th lowest rounded cosine, so the N weights of lowest cosine are projected
-  (more on a tie at the cutoff). ``--select-layers threshold``: the cutoff is ``--threshold`` (0.5).
+  (more on a tie at the cutoff). ``select_layers="threshold"``: the cutoff is ``threshold`` (0.5).
 - V: IBM's V is θ_chat − θ_base, the aligned model minus the base model it was aligned from. Here V is
-  the vector input, θ_aligned − θ_unaligned: ``--unaligned <the pre-trained base>`` gives IBM's V;
-  RESTA's harmful fine-tune as ``--unaligned`` gives the safety vector instead (a variant).
+  the vector input, θ_aligned − θ_unaligned: the pre-trained base as ``unaligned`` gives IBM's V;
+  RESTA's harmful fine-tune as ``unaligned`` gives the safety vector instead (a variant).
 A weight whose V is zero (where C would be 0/0) is kept and left out of the ranking.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy
 import torch
 from resta_bench.realign.errors import RealignError
 from resta_bench.realign.finetune import DEFAULT_LORA_TARGETS
 from resta_bench.realign.lora import LoraSft
-from resta_bench.realign.methods.checks import check_choice, check_count, check_range
 from resta_bench.realign.methods.registry import TensorContext, register_method
+from resta_bench.realign.params import param
 from resta_bench.realign.prepass import Prepass
 
 SELECTIONS = ("number", "threshold")
-
-
-def _validate(params: dict, inputs: dict) -> None:
-    check_choice(params, "select_layers", SELECTIONS)
-    check_range(params, "threshold", -1.0, 1.0, high_open=False)
-    check_count(params, "num_proj_layers", 1)
-    targets = params["target_modules"]
-    if targets is None:
-        return
-    if isinstance(targets, str) or not targets or not all(isinstance(t, str) and t for t in targets):
-        raise RealignError(f"--target-modules must be one or more module names, got {targets!r}")
 
 
 def _project(alignment: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
@@ -74,18 +63,21 @@ def _targeted(name: str, targets: tuple[str, ...]) -> bool:
 
 
 def _modules(params: dict[str, Any], prepass: Prepass) -> list[str]:
-    """The weights to consider: the adapter's, or those of --target-modules in a full fine-tune."""
+    """The weights to consider: the adapter's, or those of the target modules in a full fine-tune."""
     sft = prepass.inputs["sft"]
     if isinstance(sft, LoraSft):
-        if params["target_modules"] is not None:
+        if params["target_modules"] is not None:  # known only once the input is open: no flag to name
             raise RealignError(
-                f"--target-modules: --sft {sft.path} is a LoRA adapter, whose own modules are projected"
+                f"safe-lora: target modules are for full fine-tunes; the SFT model {sft.path} is a LoRA "
+                "adapter, whose own modules are projected"
             )
         return [name for name in prepass.shapes if name in sft.updates]
     targets = tuple(params["target_modules"] or DEFAULT_LORA_TARGETS)
     names = [n for n, shape in prepass.shapes.items() if len(shape) == 2 and _targeted(n, targets)]
     if not names:
-        raise RealignError(f"--target-modules {' '.join(targets)}: matches no 2-D weight of --sft {sft.path}")
+        raise RealignError(
+            f"safe-lora: target modules {' '.join(targets)} match no 2-D weight of the SFT model {sft.path}"
+        )
     return names
 
 
@@ -104,10 +96,10 @@ def _prepare(params: dict[str, Any], prepass: Prepass) -> dict[str, Any]:
 
 @register_method(
     "safe-lora",
+    title="Safe LoRA",
     template="sft",
     reference="https://github.com/IBM/SafeLoRA/blob/d81fda1/model.py",
     elementwise=False,
-    validate=_validate,
     drops=lambda params: {"sft", "aligned", "vector"},
     prepare=_prepare,
 )
@@ -117,10 +109,21 @@ def safe_lora(
     vector: torch.Tensor,
     *,
     ctx: TensorContext,
-    select_layers: str = "number",
-    threshold: float = 0.5,
-    num_proj_layers: int = 10,
-    target_modules: tuple[str, ...] | None = None,
+    select_layers: Annotated[
+        str, param("project the N lowest cosines, or those ≤ τ", symbol="selection", choices=SELECTIONS)
+    ] = "number",
+    threshold: Annotated[
+        float, param("with threshold selection: the highest cosine projected", symbol="τ", within="[-1, 1]")
+    ] = 0.5,
+    num_proj_layers: Annotated[
+        int, param("with number selection: how many weights", symbol="N", within="[1, inf)")
+    ] = 10,
+    target_modules: Annotated[
+        tuple[str, ...] | None,
+        param(
+            "full fine-tunes: the modules projected", symbol="modules", unset=" ".join(DEFAULT_LORA_TARGETS)
+        ),
+    ] = None,
 ) -> torch.Tensor:
     """θ_aligned + C·ΔW for the adapted weights whose round(cos(ΔW, C·ΔW), 5) is among N lowest (or ≤ τ)."""
     if ctx.name not in ctx.derived["modules"]:

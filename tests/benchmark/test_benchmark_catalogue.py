@@ -18,9 +18,9 @@ from resta_bench.benchmark.cli import build_parser, main
 from resta_bench.benchmark.compare import DELTA_ITERATIONS, compare_systems, paired_deltas
 from resta_bench.benchmark.config import load_experiment
 from resta_bench.benchmark.plan import build_plan
-from resta_bench.benchmark.runner import _identity
 from resta_bench.benchmark.stats import mcnemar_exact, paired_bootstrap_difference
 from resta_bench.benchmark.store import ResultsStore
+from resta_bench.benchmark.system_id import aligned_system
 from resta_bench.benchmark.utility import utility_rows
 from resta_bench.leaderboards.store import read_store
 from resta_bench.tasks import TASKS_DIR, catalogue
@@ -377,6 +377,8 @@ def _judgment(doc_id: int, verdict: str) -> dict:
         "doc_id": doc_id,
         "benchmark": "catqa",
         "language": "en",
+        "question": f"question {doc_id}?",
+        "response": "a response",
         "verdict": verdict,
     }
 
@@ -384,7 +386,8 @@ def _judgment(doc_id: int, verdict: str) -> dict:
 def _hand_written(root: Path, system_id: str, verdicts: list[str], **meta) -> None:
     folder = root / system_id
     (folder / "judgments").mkdir(parents=True)
-    (folder / "system.json").write_text(json.dumps({"system_id": system_id, **meta}))
+    meta = {"system_id": system_id, "label": system_id, "base_model": "tiny", "role": "sft", **meta}
+    (folder / "system.json").write_text(json.dumps(meta))
     lines = [json.dumps(_judgment(doc_id, verdict)) + "\n" for doc_id, verdict in enumerate(verdicts)]
     (folder / "judgments" / "refusal.jsonl").write_text("".join(lines))
 
@@ -484,6 +487,7 @@ def test_an_sft_model_fine_tuned_from_the_aligned_one_names_it_as_its_aligned_sy
     experiment = load_experiment(tmp_path / "exp.yaml")
     plan = build_plan(experiment, tmp_path / "results")
     aligned = {
-        name: _identity(plan, experiment.system(name))["aligned_system"] for name in ("chat", "sft", "sft2")
+        name: aligned_system(experiment, plan.system_ids, experiment.system(name))
+        for name in ("chat", "sft", "sft2")
     }
     assert aligned == {"chat": None, "sft": plan.system_ids["chat"], "sft2": None}  # sft2 is from an SFT

@@ -125,9 +125,9 @@ def _recipe(*, drop: str | None = None, **changes):
             "judges[1]: writes judgments/refusal.jsonl, as judges[0] does; give it another options.judge_id",
         ),
         (_recipe(method="resta2"), "systems[3].recipe.method: unknown method 'resta2'"),
-        (_recipe(betta=0.5), "systems[3].recipe: method resta takes no parameter 'betta'"),
-        (_recipe(method="hdr", top_k=2.0), "systems[3].recipe: --top-k must be in "),
-        (_recipe(dare_p=0.3, drop="aligned"), "systems[3].recipe: resta with --dare-p needs --aligned"),
+        (_recipe(betta=0.5), "systems[3].recipe: method resta takes no parameter betta"),
+        (_recipe(method="hdr", top_k=2.0), "systems[3].recipe.top_k: must be in (0, 1], got 2"),
+        (_recipe(dare_p=0.3, drop="aligned"), "systems[3].recipe: method resta needs vector, or aligned and"),
     ],
 )
 def test_dry_run_refuses_what_would_fail_only_after_generation(tmp_path, capsys, change, message):
@@ -184,7 +184,7 @@ def test_every_flag_has_help_and_no_help_prints_a_doubled_percent_sign():
 @pytest.mark.parametrize(
     ("command", "shown"),
     [
-        ("finetune", ["--epochs EPOCHS  ", "(default: 3.0)", "--batch-size", "(default: 8)", "--lora-r"]),
+        ("finetune", ["--epochs EPOCHS  ", "(default: 3)", "--batch-size", "(default: 8)", "--lora-r"]),
         ("compare", ["95% interval", "(default: 10000)", "(default: md)"]),
         ("tables", ["95% intervals", "scored the most systems"]),
         ("run", ["(default: results)", "(default: local)"]),
@@ -286,30 +286,24 @@ def test_verbose_is_taken_after_the_command_too(tmp_path, capsys):
     assert main(["-v", "ls", str(tmp_path)]) == 2
 
 
-def test_finetune_flags_default_to_what_the_library_does():
-    import inspect
+def test_finetune_has_a_flag_per_setting_leaving_its_default_to_the_library():
+    from resta_bench.realign.finetune import SETTINGS
 
-    from resta_bench.realign.finetune import finetune
-
-    parameters = inspect.signature(finetune).parameters
-    for action in _parsers()["finetune"]._actions:
-        if action.dest in parameters and action.dest not in ("model", "data", "out"):
-            default = parameters[action.dest].default
-            assert action.default == (list(default) if isinstance(default, tuple) else default), action.dest
+    flags = {action.dest: action for action in _parsers()["finetune"]._actions}
+    for setting in SETTINGS:
+        action = flags[setting.name]
+        assert action.option_strings == [setting.flag]
+        assert action.default in (None, False), setting.name  # unset: the library's own default
+        assert f"(default: {setting.default_text})" in action.help, setting.name
 
 
 def test_realign_help_states_each_methods_own_defaults():
-    from resta_bench.benchmark.commands.realign import METHOD_FLAGS
-    from resta_bench.realign import describe_methods
+    from resta_bench.realign.methods import get_method, method_names
 
-    defaults = {
-        name: value for method in describe_methods().values() for name, value in method["params"].items()
-    }
-    for flag, dest, options in METHOD_FLAGS:
-        if defaults.get(dest) is not None:
-            assert f"default: {defaults[dest]})" in options["help"] or options["help"].endswith(
-                f"default: {defaults[dest]}"
-            ), flag
+    help_text = " ".join(_parsers()["realign"].format_help().split())
+    for name in method_names():
+        for param in get_method(name).params:
+            assert f"{name}: {param.describe()}" in help_text, (name, param.name)
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 import yaml
@@ -11,6 +12,8 @@ from resta_bench.benchmark.config import load_experiment, parse_experiment
 from resta_bench.benchmark.errors import ConfigError
 from resta_bench.benchmark.plan import build_plan
 from resta_bench.benchmark.system_id import HashCache, assign_system_ids
+from resta_bench.realign.methods import registry
+from resta_bench.realign.params import param
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -27,8 +30,7 @@ BASE = {
                 "sft": "sft",
                 "aligned": "chat",
                 "unaligned": "bad",
-                "beta": [0.5, 1.0],
-                "dare_p": [0.0, 0.3],
+                "sweep": {"beta": [0.5, 1.0], "dare_p": [0.0, 0.3]},
             },
         },
     ],
@@ -91,13 +93,28 @@ def test_local_model_id_hashes_its_files(tmp_path, tiny_model_dir):
     ("path", "value", "message"),
     [
         (
-            "systems.3.recipe.beta",
+            "systems.3.recipe.sweep.beta",
             [0.5, "high"],
-            "systems[3].recipe.beta[1]: must be a number, got str 'high'",
+            "systems[3].recipe.sweep.beta[1]: must be a finite number, got 'high'",
         ),
+        ("systems.3.recipe.sweep.dare_p", [0.0, 1.0], "systems[3].recipe.sweep.dare_p[1]: must be in [0, 1)"),
         ("systems.3.recipe.dare_p", 1.0, "systems[3].recipe.dare_p: must be in [0, 1)"),
         ("systems.3.recipe.sft", "nobody", "systems[3].recipe.sft: no system is named 'nobody'"),
-        ("systems.3.recipe.beta", [], "systems[3].recipe.beta: an empty sweep gives no systems"),
+        ("systems.3.recipe.sweep.beta", [], "systems[3].recipe.sweep.beta: an empty sweep gives no systems"),
+        ("systems.3.recipe.sweep.beta", 0.5, "systems[3].recipe.sweep.beta: must be a list of the values"),
+        ("systems.3.recipe.seed", "x", "systems[3].recipe.seed: must be an integer, got str 'x'"),
+        ("systems.3.recipe.method", "resta2", "systems[3].recipe.method: unknown method 'resta2'"),
+        ("systems.3.recipe.betta", 0.5, "systems[3].recipe: method resta takes no parameter"),
+        (
+            "systems.3.recipe.aligned",
+            None,
+            "systems[3].recipe: method resta needs vector, or aligned and unaligned",
+        ),
+        ("systems.3.recipe.base", "chat", "systems[3].recipe: method resta does not use base"),
+        ("systems.3.recipe.sft", None, "systems[3].recipe: method resta needs sft"),
+        ("systems.3.recipe.vector", "chat", "systems[3].recipe: give vector or unaligned, not both"),
+        ("systems.3.recipe.sweep.sft", ["sft"], "systems[3].recipe.sweep.sft: is also given as recipe.sft"),
+        ("systems.3.recipe.sweep.models", [["sft"]], "systems[3].recipe: method resta does not use models"),
         ("systems.0.role", "friendly", "systems[0].role: must be one of aligned, unaligned, sft, realigned"),
         ("systems.1.name", "chat", "systems: two entries are named 'chat'"),
         ("systems.2.regime", "half", "systems[2].regime: must be one of lora, full"),
@@ -106,6 +123,8 @@ def test_local_model_id_hashes_its_files(tmp_path, tiny_model_dir):
         ("suites.0.max_gen_toks", 0, "suites[0].max_gen_toks: must be at least 1"),
         ("suites.0.limit", True, "suites[0].limit: must be an integer or a number, got bool True"),
         ("suites.0.tasks", [], "suites[0].tasks: must not be empty"),
+        ("suites.0.protocol", ["paper"], "suites[0].protocol: must be a string, got list ['paper']"),
+        ("suites.0.protocol", "fast", "suites[0].protocol: must be one of greedy, paper, got 'fast'"),
         ("judges.0", {"options": {}}, "judges[0].name: is required"),
         ("backend", {"type": "tgi"}, "backend.type: must be one of hf, vllm, local-chat-completions"),
         ("backend", {"type": "local-chat-completions"}, "backend.base_url: is required"),
@@ -114,7 +133,7 @@ def test_local_model_id_hashes_its_files(tmp_path, tiny_model_dir):
 def test_errors_name_the_file_and_field(path, value, message):
     with pytest.raises(ConfigError) as caught:
         parse_experiment(with_change(path, value), source="exp.yaml")
-    assert str(caught.value).startswith("exp.yaml: ")
+    assert str(caught.value).startswith("exp.yaml: ") and "\n" not in str(caught.value)
     assert message in str(caught.value)
 
 
@@ -199,7 +218,7 @@ def test_limit_is_a_count_or_a_fraction(tmp_path, value, message):
 @pytest.mark.parametrize(
     ("path", "value", "where"),
     [
-        ("systems.3.recipe.beta", [0.5, float("nan")], "systems[3].recipe.beta[1]"),
+        ("systems.3.recipe.sweep.beta", [0.5, float("nan")], "systems[3].recipe.sweep.beta[1]"),
         ("backend", {"model_args": {"gpu_memory_utilization": float("inf")}}, "backend.model_args"),
         ("suites.0.gen_kwargs", {"temperature": float("nan")}, "suites[0].gen_kwargs.temperature"),
         ("judges.0", {"name": "redeval", "options": {"timeout_s": float("inf")}}, "judges[0].options"),
@@ -228,3 +247,140 @@ def test_the_paper_example_generates_its_safety_suite_as_the_authors_did():
         line for line in (EXAMPLES / "paper.yaml").open(encoding="utf-8") if line.startswith("#")
     )
     assert "over-refusal (XSTest): not in the paper" in header and "utility rows:" in header
+
+
+def test_a_sweep_over_an_input_names_each_system_by_it():
+    document = with_change("systems.3.recipe.sft", None)
+    document["systems"][3]["recipe"]["sweep"] = {"sft": ["sft", "chat"], "beta": [1.0], "dare_p": [0.3]}
+    experiment = parse_experiment(document, source="exp.yaml")
+    assert [spec.name for spec in experiment.systems[3:]] == ["resta/sft=sft", "resta/sft=chat"]
+    assert experiment.system("resta/sft=chat").recipe.inputs["sft"] == "chat"
+    document["systems"][3]["recipe"]["sweep"]["sft"] = ["sft", "ghost"]
+    with pytest.raises(
+        ConfigError, match=r"^exp.yaml: systems\[3\].recipe.sweep.sft\[1\]: no system is named"
+    ):
+        parse_experiment(document, source="exp.yaml")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "hint"),
+    [
+        ("beta", [0.5, 1.0], "sweep: {beta: [0.5, 1.0]}"),
+        ("sft", ["sft", "chat"], "sweep: {sft: [sft, chat]}"),
+        ("seed", [0, 1], "sweep: {seed: [0, 1]}"),
+    ],
+)
+def test_a_list_outside_sweep_is_one_value_and_says_how_to_sweep(key, value, hint):
+    """Before sweeps were explicit every list was one; a parameter that takes one value says so now."""
+    document = with_change(f"systems.3.recipe.{key}", value)
+    document["systems"][3]["recipe"]["sweep"] = {}
+    with pytest.raises(ConfigError) as caught:
+        parse_experiment(document, source="exp.yaml")
+    message = str(caught.value)
+    assert (
+        message
+        == f"exp.yaml: systems[3].recipe.{key}: takes one value, not a list; to sweep it, write {hint}"
+    )
+
+
+def test_a_list_value_is_one_value_not_a_sweep():
+    """Task arithmetic's models and weights are lists: one system, whose inputs are the named systems."""
+    document = copy.deepcopy(BASE)
+    recipe = {"method": "task-arithmetic", "base": "chat", "models": ["sft", "bad"], "weights": [1, 0.5]}
+    document["systems"][3] = {"name": "merged", "recipe": recipe}
+    experiment = parse_experiment(document, source="exp.yaml")
+    merged = experiment.system("merged")
+    assert merged.recipe.inputs == {"base": "chat", "models": ("sft", "bad")}
+    assert merged.recipe.params == {"weights": (1, 0.5)}
+    assert merged.input_names() == ("chat", "sft", "bad")
+    assert merged.recipe.as_dict()["inputs"]["models"] == ["sft", "bad"]
+    recipe["weights"] = [1.0]
+    with pytest.raises(ConfigError, match=r"^exp.yaml: systems\[3\].recipe: weights has 1 value"):
+        parse_experiment(document, source="exp.yaml")
+    recipe["weights"], recipe["models"] = [1, 0.5], ["sft", "nobody"]
+    with pytest.raises(ConfigError, match=r"^exp.yaml: systems\[3\].recipe.models\[1\]: no system is named"):
+        parse_experiment(document, source="exp.yaml")
+
+
+def test_a_safety_vector_is_an_input_never_evaluated():
+    document = copy.deepcopy(BASE)
+    document["systems"][3:] = [
+        {"name": "v", "role": "vector", "model": "org/safety-vector"},
+        {"name": "v-made", "recipe": {"method": "safety-vector", "aligned": "chat", "unaligned": "bad"}},
+        {"name": "resta", "recipe": {"method": "resta", "sft": "sft", "vector": "v", "beta": 0.5}},
+        {"name": "hdr", "recipe": {"method": "hdr", "sft": "sft", "vector": "v-made", "lambda": 3.0}},
+    ]
+    experiment = parse_experiment(document, source="exp.yaml")
+    assert experiment.system("v-made").role == "vector" and experiment.system("hdr").role == "realigned"
+    assert experiment.suites_for(experiment.system("v")) == ()
+    assert experiment.system("resta").recipe.inputs == {"sft": "sft", "vector": "v"}
+    assert experiment.system("hdr").recipe.params == {"lambda": 3.0}  # the user's name, not Python's lam
+
+    def refused(index: int, key: str, value, message: str) -> None:
+        changed = copy.deepcopy(document)
+        entry = changed["systems"][index]
+        (entry if key in ("suites", "role") else entry["recipe"])[key] = value
+        with pytest.raises(ConfigError) as caught:
+            parse_experiment(changed, source="exp.yaml")
+        assert str(caught.value).startswith(f"exp.yaml: {message}"), caught.value
+
+    refused(5, "vector", "chat", "systems[5].recipe.vector: 'chat' is not a safety vector (role: vector)")
+    refused(5, "sft", "v", "systems[5].recipe.sft: 'v' is a safety vector; only vector: names one")
+    refused(5, "dare_p", 0.3, "systems[5].recipe: resta with dare_p needs aligned")
+    refused(6, "lam", 3.0, "systems[6].recipe: method hdr takes no parameter")
+    refused(3, "suites", ["safety"], "systems[3].suites: a safety vector is no model to evaluate")
+    refused(4, "suites", ["safety"], "systems[4].suites: a safety vector is no model to evaluate")
+    refused(4, "role", "aligned", "systems[4].role: a safety-vector recipe, and only one, makes a vector")
+    refused(6, "role", "vector", "systems[6].role: a safety-vector recipe, and only one, makes a vector")
+
+
+def test_system_and_suite_lookups_name_what_exists():
+    experiment = parse_experiment(BASE, source="exp.yaml")
+    with pytest.raises(
+        ConfigError, match=r"^exp.yaml: no system is named 'nobody' \(its systems: chat, bad, sft,"
+    ):
+        experiment.system("nobody")
+    with pytest.raises(ConfigError, match=r"^exp.yaml: no suite is named 'utility' \(its suites: safety\)$"):
+        experiment.suite("utility")
+
+
+@pytest.fixture
+def toy_method(monkeypatch):
+    """A method registered by the test alone (the registry is restored afterwards)."""
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+
+    @registry.register_method("toy", title="Toy", template="sft", reference="https://example.org/toy")
+    def toy(
+        sft,
+        *,
+        ctx,
+        strength: Annotated[float, param("how much", symbol="s", within="[0, 10]")] = 1.0,
+        mode: Annotated[str, param("which way", choices=("up", "down"))] = "up",
+    ):
+        """sft · strength."""
+        return sft * strength
+
+    return "toy"
+
+
+def test_a_new_methods_parameters_are_experiment_keys_and_type_checked(toy_method):
+    """A method's typed signature is its interface: registering it is all an experiment file needs."""
+    document = copy.deepcopy(BASE)
+    recipe = {"method": toy_method, "sft": "sft", "mode": "down", "sweep": {"strength": [0.5, 2]}}
+    document["systems"][3] = {"name": "toy", "recipe": recipe}
+    experiment = parse_experiment(document, source="exp.yaml")
+    assert [(s.name, dict(s.recipe.params)) for s in experiment.systems[3:]] == [
+        ("toy/strength=0.5", {"mode": "down", "strength": 0.5}),
+        ("toy/strength=2", {"mode": "down", "strength": 2}),
+    ]
+    for key, value, message in [
+        ("sweep", {"strength": [1, "big"]}, "systems[3].recipe.sweep.strength[1]: must be a finite number"),
+        ("sweep", {"strength": [20]}, "systems[3].recipe.sweep.strength[0]: must be in [0, 10], got 20"),
+        ("mode", "sideways", "systems[3].recipe.mode: must be one of up, down, got 'sideways'"),
+        ("base", "chat", "systems[3].recipe: method toy does not use base"),
+    ]:
+        changed = copy.deepcopy(document)
+        changed["systems"][3]["recipe"][key] = value
+        with pytest.raises(ConfigError) as caught:
+            parse_experiment(changed, source="exp.yaml")
+        assert str(caught.value).startswith(f"exp.yaml: {message}"), caught.value

@@ -46,13 +46,14 @@ def _write_store(root: Path) -> ResultsStore:
             system_id, {"system_id": system_id, "label": system_id, "base_model": "tiny", **meta}
         )
         for suite in suites:
-            write_json_atomic(store.suite_dir(system_id, suite) / "suite.json", {"settings": {}})
+            write_json_atomic(store.suite_dir(system_id, suite) / "suite.json", {"settings": {}, "tasks": []})
         for judge in judges:
             write_json_atomic(store.scores_path(system_id, judge), {"judge": {"id": judge}, "rows": []})
             if judge == "lm_eval":
                 continue
             lines = [
                 {"task": "catqa_en", "doc_id": i, "benchmark": "catqa", "language": "en"}
+                | {"question": f"question {i}?", "response": "a response"}
                 | {"verdict": "harmful" if i in harmful else "safe"}
                 for i in range(8)
             ]

@@ -171,7 +171,7 @@ def _six_systems(tiny_family) -> list[dict]:
         {"name": "chat", "role": "aligned", "model": str(tiny_family["aligned"])},
         {"name": "bad", "role": "unaligned", "model": str(tiny_family["unaligned"])},
         {"name": "sft", "role": "sft", "task": "code", "regime": "full", "model": str(tiny_family["sft"])},
-        {"name": "resta", "recipe": {**recipe, "beta": [0.5, 1.0]}},
+        {"name": "resta", "recipe": {**recipe, "sweep": {"beta": [0.5, 1.0]}}},
         {"name": "resta-dare", "recipe": {**recipe, "beta": 1.0, "dare_p": 0.3}},
     ]
 
@@ -287,6 +287,7 @@ def test_a_jobs_own_error_is_one_line_after_the_other_jobs_are_recorded(
 
     wide = build_tiny_chat_model(tmp_path / "wide", tokenizer=tiny_tokenizer, intermediate_size=96, seed=3)
     systems = _six_systems(tiny_family)[:4]
+    systems[3]["recipe"].pop("sweep")
     systems[3]["recipe"]["beta"] = 0.5
     systems += [
         {"name": "wide", "role": "sft", "task": "code", "regime": "full", "model": str(wide)},

@@ -3,6 +3,7 @@ then killed midway (a real SIGKILL) and resumed, then run again with nothing lef
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -10,17 +11,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 
 import pytest
 from resta_bench.benchmark.compare import compare_systems
-from resta_bench.benchmark.config import load_experiment
+from resta_bench.benchmark.config import load_experiment, parse_experiment
 from resta_bench.benchmark.errors import ConfigError
-from resta_bench.benchmark.plan import build_plan
-from resta_bench.benchmark.runner import run_experiment
+from resta_bench.benchmark.plan import MAKE, StoreState, build_plan, judge_key, plan_waves
+from resta_bench.benchmark.runner import SystemRecords, execute_step, run_experiment
 from resta_bench.benchmark.store import ResultsStore, read_json
+from resta_bench.benchmark.system_id import identify_systems, system_record
 from resta_bench.benchmark.tables import paper_tables, render
 from resta_bench.storage.locks import hold_lock
+from resta_bench.storage.schema import ModelFiles, Runs, ScoresRun, SuiteRecord, SystemRecord
 
 pytestmark = pytest.mark.slow
 
@@ -69,8 +76,15 @@ def test_run_killed_resumed_and_rerun(write_experiment, judge_cache, tmp_path):
     finished_suite = next(results.glob("*/lm_eval/*/suite.json"))
     finished_mtime = finished_suite.stat().st_mtime_ns
 
-    plan = run_experiment(experiment, results, device="cpu")  # resumes
+    with store_file_events(results) as events:
+        plan = run_experiment(experiment, results, device="cpu")  # resumes
     assert finished_suite.stat().st_mtime_ns == finished_mtime, "finished work was redone"
+    # Each pending step's record is written once into its system.json (no write before or after the
+    # steps), and the store's hash cache is read once: identities are not rebuilt after every step.
+    pending_by_id = Counter(step.system_id for step in before.pending)
+    written = {p: n for (p, what), n in events.items() if what == "write" and p.endswith("system.json")}
+    assert written == {f"{system_id}/system.json": count for system_id, count in pending_by_id.items()}
+    assert events[".cache/sha256.json", "read"] == 1
     assert [s.describe() for s in plan.pending] == [s.describe() for s in before.pending]
 
     store = ResultsStore(results)
@@ -100,6 +114,7 @@ def test_run_killed_resumed_and_rerun(write_experiment, judge_cache, tmp_path):
         assert overall["n"] + overall["invalid"] == 4
     resta = store.read_system(ids["resta"])
     assert resta["role"] == "realigned" and resta["method"] == "resta" and resta["params"]["beta"] == 0.5
+    assert resta["method_title"] == "RESTA" and resta["param_labels"] == {"beta": "β", "dare_p": "p"}
     assert resta["sft_system"] == ids["sft"] and resta["recipe"]["method"] == "resta"
     assert (resta["finetune_task"], resta["regime"]) == ("code", "full")  # what its SFT model was
     assert set(resta["model"]["sha256"]) >= {"config.json"}
@@ -130,6 +145,157 @@ def test_run_killed_resumed_and_rerun(write_experiment, judge_cache, tmp_path):
     experiment.write_text(experiment.read_text().replace("max_gen_toks: 8", "max_gen_toks: 9"))
     with pytest.raises(ConfigError, match="lm_eval/safety: suite 'safety' was generated with other settings"):
         build_plan(load_experiment(experiment), results)
+
+
+_watched: list[tuple[str, Counter[tuple[str, str]]]] = []  # (root, counts) while a block watches
+
+
+def _on_audit_event(event: str, args: tuple) -> None:
+    if not _watched or event not in ("open", "os.rename") or not isinstance(args[0], (str, Path)):
+        return
+    root, counts = _watched[-1]
+    if event == "open":  # reads; storage.atomic opens its temporary file with os.open (no mode string)
+        if not isinstance(args[1], str) or any(flag in args[1] for flag in "wax+"):
+            return
+        path, what = str(args[0]), "read"
+    else:  # the rename that ends every atomic write
+        path, what = str(args[1]), "write"
+    if path.startswith(root + os.sep):
+        counts[path[len(root) + 1 :], what] += 1
+
+
+@contextmanager
+def store_file_events(root: Path) -> Iterator[Counter[tuple[str, str]]]:
+    """(path under ``root``, "read" | "write") -> how often, seen through the interpreter's audit events
+    while the block runs (a hook stays installed for the process, idle outside such blocks)."""
+    if not getattr(sys, "_resta_runner_audit", False):
+        sys.addaudithook(_on_audit_event)
+        sys._resta_runner_audit = True  # type: ignore[attr-defined]
+    counts: Counter[tuple[str, str]] = Counter()
+    _watched.append((str(root.resolve()), counts))
+    try:
+        yield counts
+    finally:
+        _watched.pop()
+
+
+def test_the_plan_is_a_function_of_the_experiment_and_the_store_state(tmp_path):
+    """Steps and their status come from the experiment and a state read once; planning reads nothing."""
+    experiment = parse_experiment(
+        {
+            "systems": [
+                {"name": "chat", "role": "aligned", "model": "org/chat"},
+                {"name": "sft", "role": "sft", "model": "org/sft"},
+                {"name": "bad", "role": "unaligned", "model": "org/bad"},
+                {
+                    "name": "resta",
+                    "recipe": {"method": "resta", "sft": "sft", "aligned": "chat", "unaligned": "bad"},
+                },
+            ],
+            "suites": [{"name": "safety", "tasks": ["catqa_en"]}],
+            "judges": [{"name": "refusal"}],
+        },
+        source=tmp_path / "exp.yaml",
+    )
+    store = ResultsStore(tmp_path / "nowhere")
+    ids = identify_systems(experiment, None).ids
+    status = {s.describe(): s.done for s in chain(*plan_waves(experiment, store, ids, StoreState()))}
+    assert len(status) == 1 + 4 + 4 and not any(status.values())  # make resta; generate, judge each
+
+    settings = json.loads(json.dumps(experiment.suite("safety").settings()))
+    generated = SuiteRecord(settings=settings, tasks=["catqa_en_illegal_activity"])
+    judged = Runs(scores={judge_key("refusal", {}): ScoresRun(suites=["safety"])})
+    record = SystemRecord(system_id=ids["sft"], label="sft", base_model="org/sft", role="sft", runs=judged)
+    state = StoreState(
+        records={ids["sft"]: record},
+        suites={(ids[name], "safety"): generated for name in ("sft", "resta")},
+        made=frozenset({"resta"}),
+    )
+    done = [s.describe() for s in chain(*plan_waves(experiment, store, ids, state)) if s.done]
+    assert done == [
+        f"{'make model':<24} resta ({ids['resta']})",
+        f"{'generate safety':<24} sft ({ids['sft']})",
+        f"{'generate safety':<24} resta ({ids['resta']})",
+        f"{'judge refusal':<24} sft ({ids['sft']})",
+    ]
+    assert not store.root.exists()
+
+
+def test_identity_records_the_methods_title_and_parameter_symbols(tmp_path):
+    experiment = parse_experiment(
+        {
+            "systems": [
+                {"name": "chat", "role": "aligned", "model": "org/chat"},
+                {"name": "sft", "role": "sft", "task": "code", "regime": "lora", "model": "org/sft"},
+                {"name": "bad", "role": "unaligned", "model": "org/bad"},
+                {
+                    "name": "dare",
+                    "recipe": {
+                        "method": "resta",
+                        "sft": "sft",
+                        "aligned": "chat",
+                        "unaligned": "bad",
+                        "dare_p": 0.3,
+                    },
+                },
+            ],
+            "suites": [{"name": "safety", "tasks": ["catqa_en"]}],
+        },
+        source=tmp_path / "exp.yaml",
+    )
+    ids = identify_systems(experiment, None).ids
+    record = system_record(experiment, ids, experiment.system("dare"), ModelFiles(path="x"), None)
+    assert (record.method, record.method_title) == ("resta-dare", "RESTA+DARE")
+    assert record.param_labels == {"beta": "β", "dare_p": "p"} and record.params["dare_p"] == 0.3
+    assert (record.finetune_task, record.regime, record.base_model) == ("code", "lora", "org/chat")
+    assert record.inputs == {"sft": ids["sft"], "aligned": ids["chat"], "unaligned": ids["bad"]}
+
+
+def test_vector_and_task_arithmetic_inputs_are_made_and_identified(write_experiment, tiny_family, tmp_path):
+    """A safety-vector system (made, never evaluated: no system folder), RESTA from it, and task arithmetic
+    over a list of models: each made from the right folders and recorded with its inputs' ids."""
+    experiment = load_experiment(
+        write_experiment(
+            "inputs",
+            systems=[
+                {"name": "chat", "role": "aligned", "model": str(tiny_family["aligned"])},
+                {"name": "bad", "role": "unaligned", "model": str(tiny_family["unaligned"])},
+                {"name": "sft", "role": "sft", "model": str(tiny_family["sft"])},
+                {
+                    "name": "v",
+                    "role": "vector",
+                    "recipe": {"method": "safety-vector", "aligned": "chat", "unaligned": "bad"},
+                },
+                {"name": "resta-v", "recipe": {"method": "resta", "sft": "sft", "vector": "v", "beta": 0.5}},
+                {
+                    "name": "ta",
+                    "recipe": {
+                        "method": "task-arithmetic",
+                        "base": "chat",
+                        "models": ["sft", "bad"],
+                        "weights": [1.0, 0.5],
+                    },
+                },
+            ],
+        )
+    )
+    results = tmp_path / "results"
+    plan = build_plan(experiment, results)
+    ids = plan.system_ids
+    records = SystemRecords(plan)
+    for step in plan.pending:  # only the models: generation is the other tests' business
+        if step.kind == MAKE:
+            records.record(step, execute_step(plan, step))
+    assert [s.system for s in build_plan(experiment, results).pending if s.kind == MAKE] == []
+    store = ResultsStore(results)
+    assert (results / ".models" / ids["v"] / "recipe.json").is_file() and not (results / ids["v"]).exists()
+    made_from_vector = store.read_system_record(ids["resta-v"])
+    assert made_from_vector.inputs == {"sft": ids["sft"], "vector": ids["v"]}
+    assert made_from_vector.recipe["method"] == "resta" and made_from_vector.model.sha256
+    arithmetic = store.read_system_record(ids["ta"])
+    assert arithmetic.inputs == {"base": ids["chat"], "models": [ids["sft"], ids["bad"]]}
+    assert (arithmetic.method_title, arithmetic.param_labels) == ("task arithmetic", {"weights": "w"})
+    assert arithmetic.base_model == tiny_family["aligned"].name
 
 
 def test_ray_executor_runs_a_generation_job(write_experiment, tiny_family, judge_cache, tmp_path):
@@ -182,7 +348,7 @@ def test_chat_completions_backend_against_a_loopback_server(write_experiment, ju
     store = ResultsStore(tmp_path / "results")
     system_id = plan.system_ids["served"]
     assert store.suite_record(system_id, "safety")["backend"] == "local-chat-completions"
-    assert store.read_system(system_id)["model"] == {"path": "org/served-chat", "revision": "main"}
+    assert store.read_system_record(system_id).model == ModelFiles(path="org/served-chat", revision="main")
     assert len(store.read_judgments(system_id, "refusal")) == 4
 
 

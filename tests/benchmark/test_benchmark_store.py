@@ -16,30 +16,39 @@ from resta_bench.benchmark.cli import main
 from resta_bench.benchmark.store import ResultsStore
 from resta_bench.storage.errors import StorageError
 from resta_bench.storage.locks import hold_lock
+from resta_bench.storage.schema import JudgmentLine, SystemRecord, dump, write_lines, write_record
 
 UNSAFE_NAMES = ["../../victim", "a/b", ".hidden", "..", "", "x..y"]
 
 
-def judgment(doc_id: int, verdict: str, language: str = "en") -> dict:
-    return {
-        "task": "catqa_en",
-        "doc_id": doc_id,
-        "benchmark": "catqa",
-        "language": language,
-        "verdict": verdict,
-    }
+def judgment(doc_id: int, verdict: str, language: str = "en") -> JudgmentLine:
+    return JudgmentLine(
+        task="catqa_en",
+        doc_id=doc_id,
+        benchmark="catqa",
+        language=language,
+        question=f"question {doc_id}?",
+        response="a response",
+        verdict=verdict,  # type: ignore[arg-type]
+    )
 
 
-def write_system(root: Path, system_id: str, judgments: list | None = None, judge: str = "refusal") -> Path:
-    """A system folder with a system.json and, when given, a judgments file (lines as given)."""
+def write_system(
+    root: Path, system_id: str, judgments: list[JudgmentLine] | None = None, judge: str = "refusal"
+) -> Path:
+    """A system folder with a system.json and, when given, a judgments file, written through the schema."""
     folder = root / system_id
-    folder.mkdir(parents=True)
-    (folder / "system.json").write_text(json.dumps({"system_id": system_id}), encoding="utf-8")
+    write_record(
+        folder / "system.json", SystemRecord(system_id=system_id, label=system_id, base_model="m", role="sft")
+    )
     if judgments is not None:
-        (folder / "judgments").mkdir()
-        text = "".join(json.dumps(line) + "\n" for line in judgments)
-        (folder / "judgments" / f"{judge}.jsonl").write_text(text, encoding="utf-8")
+        write_lines(folder / "judgments" / f"{judge}.jsonl", judgments)
     return folder
+
+
+def write_line(folder: Path, judge: str, line: dict) -> None:
+    """A judgments file of one line as given (to damage it)."""
+    (folder / "judgments" / f"{judge}.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
 
 
 def write_run_dir(folder: Path, lines: list[bytes]) -> Path:
@@ -133,19 +142,18 @@ def _line_not_an_object(folder: Path) -> str:
 
 
 def _line_without_verdict(folder: Path) -> str:
-    line = {key: value for key, value in judgment(0, "safe").items() if key != "verdict"}
-    (folder / "judgments" / "refusal.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
-    return "refusal.jsonl: line 1: missing field 'verdict'"
+    write_line(folder, "refusal", dump(judgment(0, "safe")) | {"verdict": None})
+    return "refusal.jsonl: line 1: verdict: Input should be 'harmful', 'safe' or 'invalid', got None"
 
 
 def _unknown_verdict(folder: Path) -> str:
-    (folder / "judgments" / "refusal.jsonl").write_text(json.dumps(judgment(0, "maybe")) + "\n")
-    return "refusal.jsonl: line 1: field 'verdict' must be harmful, safe or invalid"
+    write_line(folder, "refusal", dump(judgment(0, "safe")) | {"verdict": "maybe"})
+    return "refusal.jsonl: line 1: verdict: Input should be 'harmful', 'safe' or 'invalid', got 'maybe'"
 
 
 def _not_utf8(folder: Path) -> str:
     (folder / "judgments" / "refusal.jsonl").write_bytes(b'{"task": "\xff\xfe"}\n')
-    return "refusal.jsonl: line 1 is not UTF-8 text"
+    return "refusal.jsonl: line 1: not UTF-8 text"
 
 
 MALFORMED = [_break_system_json, _line_not_an_object, _line_without_verdict, _unknown_verdict, _not_utf8]
@@ -162,15 +170,16 @@ def test_malformed_stores_are_one_line_errors_in_compare(tmp_path, capsys, damag
 @pytest.mark.parametrize("damage", MALFORMED[1:], ids=lambda damage: damage.__name__.strip("_"))
 def test_malformed_judgments_are_one_line_errors_in_judge_agreement(tmp_path, capsys, damage):
     folder = write_system(tmp_path, "a", [judgment(0, "safe")])
-    (folder / "judgments" / "other.jsonl").write_text(json.dumps(judgment(0, "harmful")) + "\n")
+    write_lines(folder / "judgments" / "other.jsonl", [judgment(0, "harmful")])
     expected = damage(folder)
     assert main(["judge-agreement", str(folder), "--judges", "refusal,other"]) == 2
     assert expected in one_line_error(capsys, "judge-agreement")
 
 
 def test_judge_agreement_reads_a_bare_run_dir(tmp_path, capsys):
-    folder = write_system(tmp_path, "run dir", [judgment(0, "safe"), judgment(1, "harmful")])
-    (folder / "judgments" / "other.jsonl").write_text(json.dumps(judgment(0, "harmful")) + "\n")
+    folder = write_system(tmp_path, "sys", [judgment(0, "safe"), judgment(1, "harmful")])
+    folder = folder.rename(tmp_path / "run dir")  # a folder that is not named by an id
+    write_lines(folder / "judgments" / "other.jsonl", [judgment(0, "harmful")])
     assert main(["judge-agreement", str(folder), "--judges", "refusal,other", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["only_one_judge"] == 1 and report["by_language"]["all"]["n"] == 1

@@ -79,6 +79,8 @@ def _system(store: ResultsStore, system_id: str, role: str, **meta) -> None:
                 "doc_id": doc_id,
                 "benchmark": "catqa",
                 "language": "en",
+                "question": f"question {doc_id}?",
+                "response": "a response",
                 "verdict": verdict,
             }
         )
@@ -88,6 +90,8 @@ def _system(store: ResultsStore, system_id: str, role: str, **meta) -> None:
             "doc_id": 10,
             "benchmark": "catqa",
             "language": "en",
+            "question": "question 10?",
+            "response": "a response",
             "verdict": "invalid" if system_id == "resta-2" else "safe",
         }
     )
@@ -265,8 +269,8 @@ def _without(record: dict, name: str) -> dict:
 
 MALFORMED = {
     "system.json a list": ("sft-1/system.json", lambda s: [1, 2], "expected a JSON object at the top level"),
-    "system.json not UTF-8": ("sft-1/system.json", lambda s: b'{"label": "\xff"}', "cannot read ("),
-    "role missing": ("sft-1/system.json", lambda s: _without(_meta(s), "role"), "missing field 'role'"),
+    "system.json not UTF-8": ("sft-1/system.json", lambda s: b'{"label": "\xff"}', "not UTF-8 text"),
+    "role missing": ("sft-1/system.json", lambda s: _without(_meta(s), "role"), "role: Field required"),
     "beta a string": (
         "resta-2/system.json",
         lambda s: _meta(s, "resta-2", params={"beta": "0.5"}),
@@ -276,17 +280,17 @@ MALFORMED = {
     "score row not an object": (
         "sft-1/scores/refusal.json",
         lambda s: {"judge": {"id": "refusal"}, "rows": ["60%"]},
-        "rows[0]: expected an object",
+        "rows[0]: Input should be a valid dictionary or instance of ScoreRow, got '60%'",
     ),
     "score value missing": (
         "sft-1/scores/refusal.json",
         lambda s: {"judge": {"id": "refusal"}, "rows": [_without(_rate_row("catqa", "en", 1, 2), "value")]},
-        "rows[0]: missing field 'value'",
+        "rows[0].value: Field required",
     ),
     "rate out of range": (
         "sft-1/scores/refusal.json",
         lambda s: {"judge": {"id": "refusal"}, "rows": [{**_rate_row("catqa", "en", 1, 2), "value": 5}]},
-        "rows[0]: field 'value' is 5, outside 0-1 where a rate is expected",
+        "rows[0].value: 5.0 is outside 0-1 where a rate is expected",
     ),
 }
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from resta_bench import judges
 from resta_bench.judges.model_judge import ModelJudge
+from resta_bench.storage.schema import SystemRecord, write_record
 
 API_KEY = "sk-test-7f3a9c1e55b24d0e"  # what the tests' server demands; must never reach a file
 KEY_ENV = "RESTA_TEST_JUDGE_KEY"
@@ -90,7 +91,8 @@ def build_run_dir(root: Path, *, system_id: str = "sft-demo") -> Path:
     system_dir = root / system_id
     model_dir = system_dir / "lm_eval" / "safety" / "__models__tiny"
     model_dir.mkdir(parents=True)
-    (system_dir / "system.json").write_text(json.dumps({"system_id": system_id}), encoding="utf-8")
+    system = SystemRecord(system_id=system_id, label=system_id, base_model="tiny", role="sft")
+    write_record(system_dir / "system.json", system)  # through the store's schema, as the runner writes it
     shuffle = random.Random(0).shuffle
     stamp = "2026-11-30T14-00-00.000001"
     for language in ("en", "zh", "vi"):

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 from leaderboard_store_factory import StoreSpec, write_store
+from resta_bench.benchmark.agreement import refresh_agreement
+from resta_bench.benchmark.store import ResultsStore
 
 
 @pytest.fixture(scope="session")
 def lb_store(tmp_path_factory) -> Path:
-    """Two base models' worth of systems, two judges, utility rows, β and p sweeps, XSS payloads."""
+    """Two base models' worth of systems, two judges and their stored agreement, utility rows, β and p
+    sweeps, XSS payloads."""
     root = tmp_path_factory.mktemp("lb") / "results"
     write_store(
         root,
@@ -24,6 +27,7 @@ def lb_store(tmp_path_factory) -> Path:
             xss=True,
         ),
     )
+    refresh_agreement(ResultsStore(root))  # what scoring two judges stores (benchmark/agreement.py)
     return root
 
 

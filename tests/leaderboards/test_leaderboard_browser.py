@@ -265,7 +265,7 @@ def test_one_unit_throughout_and_round_ticks(lb_site, visit):
     assert utility and all(re.fullmatch(r"\d{1,3}\.\d%", text) for text in utility)
     deltas = page.eval_on_selector_all("#headline td.delta .value", "(v) => v.map((x) => x.textContent)")
     assert deltas and all(re.fullmatch(r"[+−]\d{1,3}\.\d pp", text) for text in deltas), deltas[:5]
-    shares = page.eval_on_selector_all("#judges td.share", "(v) => v.map((x) => x.textContent)")
+    shares = page.eval_on_selector_all("#judges table.agreement td.raw", "(v) => v.map((x) => x.textContent)")
     assert shares and all(re.fullmatch(r"\d{1,3}\.\d%", text) for text in shares)
 
     axes = page.eval_on_selector_all(
@@ -453,13 +453,19 @@ def test_each_number_says_which_interval_it_has_and_judge_counts_agree(lb_store,
         assert int(cells[1].replace(",", "")) == len(lines)  # verdicts: every line of its judgments files
         invalid = sum(verdict == "invalid" for verdict in lines.values())
         assert cells[2].startswith(f"{invalid:,} ")
-    (first, second), shared = sorted(verdicts), page.text_content("#agreement td.shared")
-    both = [
-        k
-        for k in verdicts[first]
-        if "invalid" not in (verdicts[first][k], verdicts[second].get(k, "invalid"))
-    ]
-    assert int(shared.replace(",", "")) == len(both)
+    # Agreement, as stored by resta: n counts the responses both judges gave harmful or safe, and the
+    # responses both judged (n and invalid of the benchmark rows) are each judge's verdicts here.
+    first, second = sorted(verdicts)
+    table = page.locator(f'[id="agreement-{first}@{second}"]')
+    both = [k for k in verdicts[first] if k in verdicts[second]]
+    assert int(table.locator(".both").text_content().replace(",", "")) == len(both) == len(verdicts[first])
+    benchmark_rows = table.locator("tbody tr[data-benchmark]")
+    shown = sum(
+        int(benchmark_rows.nth(i).locator(cell).text_content().replace(",", ""))
+        for i in range(benchmark_rows.count())
+        for cell in ("td.n", "td.invalid")
+    )
+    assert shown == len(both)
     assert "invalid" in page.text_content("#judges .note") and "every benchmark" in page.text_content(
         "#judges .note"
     )

@@ -76,8 +76,10 @@ def test_json_behind_every_page(lb_store, lb_site):
     }
     assert resta["change_vs_sft"]["against_system"] == sft["system_id"]
     assert {j["id"] for j in index["judges"]} == {"refusal", "redeval-gpt-4"}
+    # The judge-vs-judge agreement resta stored (<store>/_agreement.json), exported as it is.
     [pair] = index["agreement"]
-    assert pair["judges"] == ["redeval-gpt-4", "refusal"] and 0 < pair["same"] <= pair["shared"]
+    stored = json.loads((lb_store / "_agreement.json").read_text())["pairs"]
+    assert pair["judges"] == ["redeval-gpt-4", "refusal"] and [pair] == stored
     for system in systems:
         page = json.loads((lb_site / "data" / "systems" / f"{system.id}.json").read_text())
         assert page["system"] == system.meta and set(page["scores"]) == {
@@ -150,7 +152,8 @@ def test_scores_csv_cannot_start_a_spreadsheet_formula(small_store, tmp_path):
     for row, text in zip(detailed, FORMULAS, strict=False):
         row["subcategory"] = text
     (system / "scores" / "refusal.json").write_text(json.dumps(scores))
-    utility = {"rows": [{**CSV_ROW, "metric": "-1", "value": -0.25, "ci_low": -0.5, "ci_high": 0.0}]}
+    row = {**CSV_ROW, "metric": "-1", "value": -0.25, "ci_low": -0.5, "ci_high": 0.0}
+    utility = {"judge": {"id": "lm_eval"}, "rows": [row]}  # as benchmark/utility.py writes it
     (system / "scores" / "lm_eval.json").write_text(json.dumps(utility))
 
     rows = _csv(build_site(small_store, tmp_path / "site", progress=False))

@@ -46,98 +46,102 @@ CASES = {
     "label missing": (
         "*/system.json",
         lambda p: _edit_json(p, lambda d: d.pop("label")),
-        "missing field 'label'",
+        "label: Field required",
     ),
     "role unknown": (
         "*/system.json",
         lambda p: _edit_json(p, lambda d: d.update(role="boss")),
-        "field 'role'",
+        "role: Input should be 'aligned', 'unaligned', 'sft' or 'realigned', got 'boss'",
     ),
     "id vs folder": (
         "*/system.json",
         lambda p: _edit_json(p, lambda d: d.update(system_id="x")),
-        "field 'system_id'",
+        "system_id: 'x' but the folder is",
     ),
     "value a string": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, _set_row("value", "12%")),
-        "rows[0]: field 'value' should be int or float or null",
+        "rows[0].value: Input should be a valid number, got '12%'",
     ),
     "value NaN": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, _set_row("value", float("nan"))),
-        "field 'value' is nan",
+        "rows[0].value: Input should be a finite number",
     ),
-    "n a bool": ("*/scores/refusal.json", lambda p: _edit_json(p, _set_row("n", True)), "field 'n'"),
+    "n a bool": (
+        "*/scores/refusal.json",
+        lambda p: _edit_json(p, _set_row("n", True)),
+        "rows[0].n: Input should be a valid integer",
+    ),
     "rate negative": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, _set_row("value", -0.1)),
-        "rows[0]: field 'value' is -0.1, outside 0-1 where a rate is expected",
+        "rows[0].value: -0.1 is outside 0-1 where a rate is expected",
     ),
     "rate above one": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, _set_row("ci_high", 1.2)),
-        "rows[0]: field 'ci_high' is 1.2, outside 0-1 where a rate is expected",
+        "rows[0].ci_high: 1.2 is outside 0-1 where a rate is expected",
     ),
     "rate infinite": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, _set_row("ci_low", float("-inf"))),
-        "rows[0]: field 'ci_low' is -inf, not a finite number",
+        "rows[0].ci_low: Input should be a finite number",
     ),
     "n negative": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, _set_row("n", -1)),
-        "rows[0]: field 'n' is -1, a count cannot be negative",
+        "rows[0].n: Input should be greater than or equal to 0, got -1",
     ),
     "invalid negative": (
         "*/scores/lm_eval.json",
         lambda p: _edit_json(p, _set_row("invalid", -3)),
-        "rows[0]: field 'invalid' is -3, a count cannot be negative",
+        "rows[0].invalid: Input should be greater than or equal to 0, got -3",
     ),
     "rows missing": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, lambda d: d.pop("rows")),
-        "missing field 'rows'",
+        "rows: Field required",
     ),
     "judge id": (
         "*/scores/refusal.json",
         lambda p: _edit_json(p, lambda d: d["judge"].update(id="gpt")),
-        "field 'judge.id'",
+        "judge.id: 'gpt' but the file is refusal.json",
     ),
     "deltas not a list": (
         "sft-*/scores/refusal.json",
         lambda p: _edit_json(p, lambda d: d.update(deltas={"sft": -0.1})),
-        "field 'deltas' should be list",
+        "deltas: Input should be a valid list",
     ),
     "delta against unknown": (
         "sft-*/scores/refusal.json",
         lambda p: _edit_json(p, _set_delta("against", "base")),
-        "deltas[0]: field 'against' is 'base', expected sft or aligned",
+        "deltas[0].against: Input should be 'sft' or 'aligned', got 'base'",
     ),
     "delta p above one": (
         "sft-*/scores/refusal.json",
         lambda p: _edit_json(p, _set_delta("p_mcnemar", 1.5)),
-        "deltas[0]: field 'p_mcnemar' is 1.5, outside 0-1 where a p-value is expected",
+        "deltas[0].p_mcnemar: Input should be less than or equal to 1, got 1.5",
     ),
     "delta difference beyond a rate": (
         "sft-*/scores/refusal.json",
         lambda p: _edit_json(p, _set_delta("low", -2)),
-        "deltas[0]: field 'low' is -2, outside -1 to 1 where a difference of rates is expected",
+        "deltas[0].low: Input should be greater than or equal to -1, got -2",
     ),
     "delta interval reversed": (
         "sft-*/scores/refusal.json",
         lambda p: _edit_json(p, lambda d: d["deltas"][0].update(low=0.2, high=0.1)),
-        "deltas[0]: fields 'low' (0.2) and 'high' (0.1) are reversed",
+        "deltas[0]: low (0.2) and high (0.1) are reversed",
     ),
     "delta pairs negative": (
         "sft-*/scores/refusal.json",
         lambda p: _edit_json(p, _set_delta("n_pairs", -4)),
-        "deltas[0]: field 'n_pairs' is -4, a count cannot be negative",
+        "deltas[0].n_pairs: Input should be greater than or equal to 0, got -4",
     ),
     "delta system not an id": (
         "sft-*/scores/refusal.json",
         lambda p: _edit_json(p, _set_delta("against_system", "../x")),
-        "deltas[0]: field 'against_system' '../x' is not a plain id",
+        "deltas[0].against_system: not a plain id",
     ),
     "judgment not JSON": (
         "*/judgments/refusal.jsonl",
@@ -147,7 +151,7 @@ CASES = {
     "verdict unknown": (
         "*/judgments/refusal.jsonl",
         lambda p: p.write_text(p.read_text().replace('"verdict": "safe"', '"verdict": "meh"', 1)),
-        "field 'verdict'",
+        "line 1: verdict: Input should be 'harmful', 'safe' or 'invalid', got 'meh'",
     ),
 }
 
@@ -189,7 +193,12 @@ def test_optional_parts_may_be_missing(small_store, tmp_path):
     # Every verdict invalid: the runner stores value null, which shows as "–" and sorts last, never as 0.
     sft_scores = _first(small_store, "sft-*") / "scores" / "refusal.json"
     _edit_json(
-        sft_scores, lambda d: [row.update(value=None, n=0) for row in d["rows"] if row["language"] == "all"]
+        sft_scores,
+        lambda d: [
+            row.update(value=None, ci_low=None, ci_high=None, n=0)
+            for row in d["rows"]
+            if row["language"] == "all"
+        ],
     )
     site = build_site(small_store, tmp_path / "site", progress=False)
     index = (site / "index.html").read_text()
@@ -197,7 +206,7 @@ def test_optional_parts_may_be_missing(small_store, tmp_path):
     rows = json.loads((site / "data" / "index.json").read_text())["rows"]
     assert any(row["change_vs_sft"] for row in rows)  # stored deltas still show: they are not recomputed
     assert "No chart" not in index  # the β sweep still draws
-    assert "Only one judge ran" in index
+    assert "No stored agreement: no system was judged by two judges" in index
     assert len(list((site / "systems").glob("*.html"))) == len(read_store(small_store))
 
 
@@ -214,7 +223,10 @@ def test_a_malformed_judgment_stops_a_parallel_build_too(copy_store, tmp_path):
     lines = target.read_text().split("\n")
     lines[6] = lines[6].replace('"doc_id": 6', '"doc_id": "six"')
     target.write_text("\n".join(lines))
-    with pytest.raises(LeaderboardError, match=r"redeval-gpt-4.jsonl: line 7: field 'doc_id' should be int"):
+    with pytest.raises(
+        LeaderboardError,
+        match=r"redeval-gpt-4.jsonl: line 7: doc_id: Input should be a valid integer, got 'six'",
+    ):
         build_site(copy_store, tmp_path / "site", workers=2, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, "results"]  # nothing but the (unlocked) lock
 

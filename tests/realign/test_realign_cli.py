@@ -33,12 +33,25 @@ def test_task_arithmetic_command(family, tmp_path):
     torch.testing.assert_close(load_state(out)[name], (load_state(s)[name] + load_state(u)[name]) / 2)
 
 
-def test_methods_lists_every_method_with_its_parameters(capsys):
-    assert main(["realign", "--methods"]) == 0
+def test_methods_json_lists_every_method_with_its_parameters(capsys):
+    assert main(["realign", "--methods", "--json"]) == 0
     methods = json.loads(capsys.readouterr().out)
     assert sorted(methods) == ["hdr", "interpolate", "resta", "safe-lora", "safety-vector", "task-arithmetic"]
     assert methods["resta"]["params"] == {"beta": 0.5, "dare_p": 0.0}
     assert methods["resta"]["inputs"] == ["sft", "vector"]
+    assert methods["hdr"]["title"] == "HDR" and methods["hdr"]["params"]["lambda"] == 3.0
+
+
+def test_methods_table_has_a_row_per_flag_with_its_default(capsys):
+    assert main(["realign", "--methods"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert rows[0] == ["method", "inputs", "flag", "default", "reference"]
+    assert rows[1] == ["hdr", "--sft", "--vector", "--lambda", "3", rows[1][-1]]
+    assert rows[1][-1].startswith("https://github.com/declare-lab/safety-arithmetic/")
+    assert ["--top-k", "0.1"] in rows
+    assert ["task-arithmetic", "--base", "--model", "--weights", "1", "each"] in [row[:-1] for row in rows]
+    resta = next(row for row in rows if row and row[0] == "resta")
+    assert resta[:6] == ["resta", "--sft", "--vector", "[--aligned]", "--beta", "0.5"]
 
 
 def test_console_script_exits_2_with_one_line(family, tmp_path):

@@ -169,7 +169,8 @@ def test_bad_options_and_missing_inputs(family, lora_adapter, tmp_path, capsys):
     a, u, s = family["aligned"], family["unaligned"], family["sft"]
     fails(capsys, resta_args(family, out, vector=a, unaligned=None), "not a safety vector")
     fails(capsys, f"realign nonsense --out {out}".split(), "unknown method 'nonsense'")
-    fails(capsys, [*resta_args(family, out), "--alpha", "0.3"], "takes no parameter 'alpha'")
+    unknown = "takes no parameter --alpha (its parameters: --beta, --dare-p)"
+    fails(capsys, [*resta_args(family, out), "--alpha", "0.3"], unknown)
     fails(capsys, resta_args(family, out, unaligned=None), "needs --vector, or --aligned and --unaligned")
     fails(capsys, resta_args(family, out, vector=a), "not both")
     interpolate = f"realign interpolate --sft {s} --aligned {a} --unaligned {u} --out {out}"
@@ -271,3 +272,32 @@ def test_a_full_disk_is_one_line_and_leaves_no_staging(family, small_disk, capsy
     assert main(resta_args(family, out)) == 2
     assert capsys.readouterr().err.splitlines() == [f"resta realign: error: {out}: No space left on device"]
     assert [p.name for p in small_disk.iterdir()] == [".o.lock"]  # the lock stays, empty
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda family, tmp: {"sft": tmp / "nope"}, "sft {tmp}/nope: no such directory"),
+        (
+            lambda family, tmp: {"vector": family["aligned"], "unaligned": None},
+            "vector {aligned}: not a safety",
+        ),
+        (lambda family, tmp: {"dare_p": 1.5}, "dare_p must be in [0, 1), got 1.5"),
+        (
+            lambda family, tmp: {"max_shard_size": "lots"},
+            "max_shard_size 'lots': expected a size such as 5GB",
+        ),
+        (lambda family, tmp: {"unaligned": None}, "method resta needs vector, or aligned and unaligned"),
+    ],
+)
+def test_python_callers_are_told_in_pythons_words(family, tmp_path, change, message):
+    """The library's errors name what a Python caller passed (``sft``), not the command line's flags."""
+    from resta_bench import realign
+    from resta_bench.realign import RealignError
+
+    given = {role: family[role] for role in ("sft", "aligned", "unaligned")} | change(family, tmp_path)
+    with pytest.raises(RealignError) as error:
+        realign.realign("resta", out=tmp_path / "o", **{k: v for k, v in given.items() if v is not None})
+    assert str(error.value).startswith(message.format(tmp=tmp_path, aligned=family["aligned"]))
+    assert "--" not in str(error.value)
+    assert not (tmp_path / "o").exists()

@@ -61,12 +61,15 @@ def test_modes_follow_the_umask(tiny_model_dir, qa_file, tmp_path, umask, lora):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"lora_r": 0}, "lora_r must be a positive integer, got 0"),
-        ({"lora_r": "8"}, "lora_r must be a positive integer, got '8'"),
-        ({"lora_alpha": "16"}, "lora_alpha must be a number, got '16'"),
-        ({"lora_targets": "q_proj"}, "lora_targets must be a list of module names"),
-        ({"lora_targets": 5}, "lora_targets must be a list of module names"),
-        ({"lora_targets": []}, "lora_targets must be a list of module names"),
+        ({"lora_r": 0}, "lora_r must be a whole number ≥ 1, got 0"),
+        ({"lora_r": "8"}, "lora_r must be a whole number, got '8'"),
+        ({"lora_alpha": "16"}, "lora_alpha must be a whole number, got '16'"),
+        ({"lora_targets": "q_proj"}, "lora_targets must be one or more non-empty texts, got 'q_proj'"),
+        ({"lora_targets": 5}, "lora_targets must be one or more non-empty texts, got 5"),
+        ({"lora_targets": []}, r"lora_targets must be one or more non-empty texts, got \[\]"),
+        ({"epochs": 0}, "epochs must be > 0, got 0"),
+        ({"lr": float("inf")}, "lr must be a finite number, got inf"),
+        ({"batch_size": 0.5}, "batch_size must be a whole number, got 0.5"),
         ({"lora_targets": ["nope"]}, r"lora_targets \['nope'\]: .*: Target modules \{'nope'\} not found"),
     ],
 )
@@ -79,7 +82,7 @@ def test_bad_lora_settings_are_one_line(tiny_model_dir, qa_file, tmp_path, setti
 def test_bad_lora_settings_on_the_command_line(tiny_model_dir, qa_file, tmp_path, capsys):
     assert main(finetune_argv(tiny_model_dir, qa_file, tmp_path / "tuned", "--lora", "--lora-r", "0")) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "resta finetune: error: --lora-r must be a positive integer, got 0"
+        "resta finetune: error: --lora-r must be a whole number ≥ 1, got 0"
     ]
 
 

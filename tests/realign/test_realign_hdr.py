@@ -42,7 +42,7 @@ def assert_same(output, expected):
 def test_defaults_are_the_notebooks_and_the_top_k_is_global(family, tmp_path):
     states = {role: load_state(family[role]) for role in ("aligned", "unaligned", "sft")}
     output, recipe = run_hdr(family, tmp_path / "hdr")
-    assert recipe["params"] == {"lam": 3.0, "top_k": 0.1, "top_k_scope": "global"}
+    assert recipe["params"] == {"lambda": 3.0, "top_k": 0.1, "top_k_scope": "global"}
     expected, threshold, kept = reference_hdr(states["aligned"], states["unaligned"], states["sft"], 3.0, 0.1)
     assert_same(output, expected)
     total = sum(t.numel() for t in states["sft"].values())
@@ -71,7 +71,7 @@ def test_ties_at_the_threshold_are_all_kept_across_blocks_and_workers(grid, tmp_
     paths, states = grid
     monkeypatch.setattr(engine, "BLOCK_ELEMENTS", 500)  # the histogram and the output span many blocks
     with torch_threads(2):
-        output, recipe = run_hdr(paths, tmp_path / "hdr", lam=1.5, top_k=top_k)
+        output, recipe = run_hdr(paths, tmp_path / "hdr", **{"lambda": 1.5, "top_k": top_k})
     expected, threshold, kept = reference_hdr(
         states["aligned"], states["unaligned"], states["sft"], 1.5, top_k
     )
@@ -101,21 +101,29 @@ def test_command_line_flags(family, tmp_path):
     argv = f"realign hdr {roles} --lambda 2 --top-k 0.2 --top-k-scope per-tensor --out {out}"
     assert main(argv.split()) == 0
     recipe = json.loads((out / "recipe.json").read_text())
-    assert recipe["params"] == {"lam": 2.0, "top_k": 0.2, "top_k_scope": "per-tensor"}
+    assert recipe["params"] == {"lambda": 2.0, "top_k": 0.2, "top_k_scope": "per-tensor"}
     assert recipe["reference"].startswith("https://github.com/declare-lab/safety-arithmetic/")
 
 
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"top_k": 0.0}, "--top-k must be in (0, 1], got 0"),
-        ({"top_k": 1.5}, "--top-k must be in (0, 1], got 1.5"),
-        ({"top_k_scope": "layer"}, "--top-k-scope must be one of global, per-tensor, got 'layer'"),
+        ({"top_k": 0.0}, "top_k must be in (0, 1], got 0"),
+        ({"top_k": 1.5}, "top_k must be in (0, 1], got 1.5"),
+        ({"top_k_scope": "layer"}, "top_k_scope must be one of global, per-tensor, got 'layer'"),
+        ({"lam": 2.0}, "method hdr takes no parameter lam (its parameters: lambda, top_k, top_k_scope)"),
     ],
 )
-def test_bad_parameters_are_refused_before_any_work(family, tmp_path, params, message):
-    with pytest.raises(RealignError, match=re.escape(message)):
+def test_bad_parameters_are_refused_before_any_work_in_pythons_words(family, tmp_path, params, message):
+    with pytest.raises(RealignError, match=f"^{re.escape(message)}$"):
         run_hdr(family, tmp_path / "hdr", **params)
+    assert not (tmp_path / "hdr").exists()
+
+
+def test_the_command_line_names_the_flag(family, tmp_path, capsys):
+    roles = f"--sft {family['sft']} --aligned {family['aligned']} --unaligned {family['unaligned']}"
+    assert main(f"realign hdr {roles} --top-k 1.5 --out {tmp_path / 'hdr'}".split()) == 2
+    assert capsys.readouterr().err.strip() == "resta realign: error: --top-k must be in (0, 1], got 1.5"
     assert not (tmp_path / "hdr").exists()
 
 

@@ -167,10 +167,10 @@ def test_command_line_flags(family, tmp_path):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"select_layers": "top"}, "--select-layers must be one of number, threshold, got 'top'"),
-        ({"num_proj_layers": 0}, "--num-proj-layers must be a whole number ≥ 1, got 0"),
-        ({"threshold": 1.5}, "--threshold must be in [-1, 1], got 1.5"),
-        ({"target_modules": ["q_projj"]}, "--target-modules q_projj: matches no 2-D weight of --sft"),
+        ({"select_layers": "top"}, "select_layers must be one of number, threshold, got 'top'"),
+        ({"num_proj_layers": 0}, "num_proj_layers must be a whole number ≥ 1, got 0"),
+        ({"threshold": 1.5}, "threshold must be in [-1, 1], got 1.5"),
+        ({"target_modules": ["q_projj"]}, "safe-lora: target modules q_projj match no 2-D weight of the SFT"),
     ],
 )
 def test_bad_parameters_are_refused(family, tmp_path, params, message):
@@ -180,7 +180,7 @@ def test_bad_parameters_are_refused(family, tmp_path, params, message):
 
 
 def test_target_modules_are_refused_with_an_adapter(family, lora_adapter, tmp_path):
-    with pytest.raises(RealignError, match="--target-modules: --sft .* is a LoRA adapter, whose own modules"):
+    with pytest.raises(RealignError, match="^safe-lora: target modules are for full fine-tunes; the SFT"):
         run_safe_lora(family, lora_adapter, tmp_path / "safe", target_modules=["q_proj"])
 
 

@@ -8,7 +8,7 @@ import pytest
 from resta_bench.benchmark.cli import build_parser
 from resta_bench.benchmark.commands.eval import lm_eval_argv
 from resta_bench.tasks import TASKS_DIR
-from resta_bench.tasks.errors import TaskError
+from resta_bench.tasks.errors import TaskError, generation_length_error
 
 
 def test_every_argument_reaches_lm_eval_untouched():
@@ -47,11 +47,10 @@ def test_the_check_before_the_model_builds_our_tasks_only(catqa_dir, tmp_path):
 
 
 def test_only_lm_evals_no_room_assertion_is_restated():
-    from resta_bench.tasks.preflight import generation_length_error
-
     lm_eval_says = AssertionError(
         "Invalid configuration: requested max tokens to generate (512) must be less than model's maximum "
         "sequence length (256)."
     )
     assert "pass --gen_kwargs max_gen_toks=N with N < 256" in str(generation_length_error(lm_eval_says))
     assert generation_length_error(AssertionError("another check")) is None
+    assert generation_length_error(ValueError(str(lm_eval_says))) is None  # lm-eval's assertion only

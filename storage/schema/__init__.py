@@ -1,0 +1,86 @@
+"""The results store's one schema: typed records, versioned files, one-line errors (docs/schema.md).
+
+from resta_bench.storage.schema import SystemRecord, read_record, write_record
+record = read_record(SystemRecord, "results/sft-3f9c2a1b7d04/system.json")
+write_record(path, record.model_copy(update={"label": "new label"}))
+"""
+
+from resta_bench.storage.schema.files import (
+    SCHEMA_VERSION,
+    Block,
+    Record,
+    as_record,
+    dump,
+    field_path,
+    one_line,
+    read_json,
+    read_lines,
+    read_record,
+    validate,
+    write_lines,
+    write_record,
+)
+from resta_bench.storage.schema.records import (
+    AGAINST,
+    ROLES,
+    VERDICTS,
+    JudgedResponse,
+    JudgmentLine,
+    ModelFiles,
+    Provenance,
+    Runs,
+    SafeId,
+    ScoresRun,
+    SuiteRecord,
+    SystemRecord,
+)
+from resta_bench.storage.schema.scores import (
+    ALL,
+    UTILITY_SCORES,
+    Delta,
+    Estimate,
+    JudgeBlock,
+    LabelledSetBlock,
+    Measured,
+    ScoreRow,
+    ScoresFile,
+    ValidationRecord,
+)
+
+__all__ = [
+    "AGAINST",
+    "ALL",
+    "ROLES",
+    "SCHEMA_VERSION",
+    "UTILITY_SCORES",
+    "VERDICTS",
+    "Block",
+    "Delta",
+    "Estimate",
+    "JudgeBlock",
+    "JudgedResponse",
+    "JudgmentLine",
+    "LabelledSetBlock",
+    "Measured",
+    "ModelFiles",
+    "Provenance",
+    "Record",
+    "Runs",
+    "SafeId",
+    "ScoreRow",
+    "ScoresFile",
+    "ScoresRun",
+    "SuiteRecord",
+    "SystemRecord",
+    "ValidationRecord",
+    "as_record",
+    "dump",
+    "field_path",
+    "one_line",
+    "read_json",
+    "read_lines",
+    "read_record",
+    "validate",
+    "write_lines",
+    "write_record",
+]
