@@ -128,6 +128,19 @@ def _agreement_folders(path: Path, judge_a: str, judge_b: str) -> dict[str, Path
         raise ConfigError(
             f"{path}: no system in this results store has judgments by {judge_a!r} or {judge_b!r}"
         )
+    for judge_id in (judge_a, judge_b):  # else every response would count as judged by one judge only
+        if not any(store.judgments_path(system, judge_id).is_file() for system in judged):
+            found = sorted(
+                {
+                    p.stem
+                    for system in judged
+                    for p in (store.system_dir(system) / "judgments").glob("*.jsonl")
+                }
+            )
+            raise ConfigError(
+                f"{path}: no system in this results store has judgments by {judge_id!r} "
+                f"(judged here: {', '.join(found)})"
+            )
     return judged
 
 

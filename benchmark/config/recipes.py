@@ -186,31 +186,12 @@ def _check_kinds(value: Any, kinds: tuple[type, ...], many: bool, source: str, l
 def _check_recipe(method: Method, recipe: Recipe, source: str, loc: Loc) -> None:
     """The inputs the method needs and uses, and its checks that involve several parameters or inputs."""
     from resta_bench.realign import RealignError
+    from resta_bench.realign.api import check_roles
     from resta_bench.realign.output import EXPERIMENT
 
-    problem = _inputs_problem(method, recipe.inputs)
-    if problem is not None:
-        raise fail(source, loc, problem)
     try:
+        # Whether an SFT input is a LoRA adapter is known only once it exists (None: aligned allowed).
+        check_roles(method, recipe.inputs, EXPERIMENT, sft_adapter=None)
         method.check_params(dict(recipe.params), EXPERIMENT, inputs=recipe.as_dict()["inputs"])
     except RealignError as error:
         raise fail(source, loc, str(error)) from None
-
-
-def _inputs_problem(method: Method, inputs: Mapping[str, Any]) -> str | None:
-    usable = set(method.inputs) | set(method.optional_inputs)
-    if "vector" in usable:  # a vector may be given as the two models it is the difference of
-        usable |= {"aligned", "unaligned"}
-    if "sft" in inputs:  # an SFT that is a LoRA adapter (a lora fine-tune) is merged onto aligned
-        usable.add("aligned")
-    for role in method.inputs:
-        if role == "vector" and "vector" not in inputs and not {"aligned", "unaligned"} <= set(inputs):
-            return f"method {method.name} needs vector, or aligned and unaligned"
-        if role != "vector" and role not in inputs:
-            return f"method {method.name} needs {role}"
-    for role in inputs:
-        if role not in usable:
-            return f"method {method.name} does not use {role}"
-    if "vector" in inputs and "unaligned" in inputs:
-        return "give vector or unaligned, not both (the vector already holds θ_aligned − θ_unaligned)"
-    return None

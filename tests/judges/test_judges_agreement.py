@@ -104,6 +104,16 @@ def test_judge_agreement_write_stores_it_again_for_a_merged_store(
     assert len(err.splitlines()) == 1 and "--write" in err and "name the results store" in err
 
 
+def test_a_judge_that_judged_no_system_of_the_store_is_named(run_dir: Path, capsys) -> None:
+    """Not "0 responses judged by both": the judge that never ran is named, beside those that did."""
+    assert main(["judge", str(run_dir), "--quiet", "--no-cache"]) == 0
+    capsys.readouterr()
+    assert main(["judge-agreement", str(run_dir.parent), "--judges", "refusal,offline"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no system in this results store has judgments by 'offline' (judged here: refusal)" in err
+
+
 def test_a_damaged_system_agreement_file_is_one_line_naming_it(run_dir: Path, capsys) -> None:
     assert main(["judge", str(run_dir), "--quiet", "--no-cache"]) == 0
     (run_dir / SYSTEM_AGREEMENT).write_text('{"pairs": [{"judges": ["a", "b"]}]}', encoding="utf-8")
